@@ -1,0 +1,246 @@
+#include "model/api/fusion_engine.h"
+
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "model/checkpoint/checkpoint.h"
+#include "model/ctrlfuse_net.h"
+#include "model/device.h"
+#include "model/preprocess.h"
+
+namespace ctrlfuse::api {
+namespace {
+
+using model::CtrlFuseNet;
+
+class TorchEncodedPair : public EncodedPair {
+ public:
+  model::Encoding encoding;  // batch of 1, padded to even size
+  torch::Tensor vis_bgr;     // [1,3,H,W] in [0,1] when the visible image had colour
+  int w = 0, h = 0;          // original size
+  int width() const override { return w; }
+  int height() const override { return h; }
+  int64_t bytes() const override {
+    return encoding.bytes() + (vis_bgr.defined() ? vis_bgr.numel() * vis_bgr.element_size() : 0);
+  }
+};
+
+// [H,W,C] host image -> [1,C,H,W] float in [0,1] (16-bit as raw counts when
+// `raw16`, for the infrared normalisation to handle).
+torch::Tensor ToTensor(const ImageData& img, bool raw16) {
+  const int64_t h = img.height, w = img.width, c = img.channels;
+  torch::Tensor t;
+  if (img.bit_depth == 8) {
+    t = torch::from_blob(const_cast<uint8_t*>(img.bytes.data()), {h, w, c}, torch::kUInt8).to(torch::kFloat32) / 255.0;
+  } else {
+    // LibTorch 1.13 has no uint16 dtype: widen through int32.
+    auto wide = torch::empty({h, w, c}, torch::kInt32);
+    const auto* src = reinterpret_cast<const uint16_t*>(img.bytes.data());
+    auto* dst = wide.data_ptr<int32_t>();
+    for (int64_t i = 0; i < h * w * c; ++i) dst[i] = src[i];
+    t = raw16 ? wide.to(torch::kFloat32) : wide.to(torch::kFloat32) / 65535.0;
+  }
+  return t.permute({2, 0, 1}).unsqueeze(0).contiguous();
+}
+
+std::vector<uint8_t> ToBytes(const torch::Tensor& x01) {  // [1,C,H,W] -> HWC uint8
+  auto t = (x01.squeeze(0).permute({1, 2, 0}).to(torch::kFloat32).clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
+  return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+}
+
+absl::Status CheckImage(const ImageData& img, const char* field) {
+  if (img.width <= 0 || img.height <= 0) return absl::InvalidArgumentError(absl::StrCat(field, ": empty image"));
+  if (img.channels != 1 && img.channels != 3)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", img.channels, " channels, expected 1 or 3"));
+  if (img.bit_depth != 8 && img.bit_depth != 16)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": bit depth ", img.bit_depth, ", expected 8 or 16"));
+  if (img.bytes.size() != img.ExpectedBytes())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", img.bytes.size(), " bytes, expected ", img.ExpectedBytes()));
+  return absl::OkStatus();
+}
+
+class TorchFusionEngine : public FusionEngine {
+ public:
+  TorchFusionEngine(CtrlFuseNet net, model::Placement placement, ModelInfo info)
+      : net_(std::move(net)), placement_(placement), info_(std::move(info)) {}
+
+  absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(
+      const std::vector<const ImageData*>& ir, const std::vector<const ImageData*>& vis,
+      const PreprocessOptions& options) override {
+    if (ir.empty() || ir.size() != vis.size())
+      return absl::InvalidArgumentError("Encode: need as many visible as infrared images, at least one");
+    model::IrNormalization norm;
+    if (!model::ParseIrNormalization(options.ir_normalization, &norm))
+      return absl::InvalidArgumentError(absl::StrCat("ir_normalization: unknown '", options.ir_normalization, "'"));
+    const int w = ir[0]->width, h = ir[0]->height;
+    for (size_t i = 0; i < ir.size(); ++i) {
+      if (auto s = CheckImage(*ir[i], "infrared"); !s.ok()) return s;
+      if (auto s = CheckImage(*vis[i], "visible"); !s.ok()) return s;
+      if (ir[i]->width != w || ir[i]->height != h || vis[i]->width != w || vis[i]->height != h)
+        return absl::InvalidArgumentError("Encode: all images of a batch must share one size");
+    }
+    try {
+      torch::InferenceMode guard;
+      std::vector<torch::Tensor> irs, viss, colours;
+      for (size_t i = 0; i < ir.size(); ++i) {
+        auto ir_t = ToTensor(*ir[i], /*raw16=*/true);
+        if (ir_t.size(1) == 3) ir_t = model::Luma(ir_t);  // a grey frame stored as BGR
+        auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, norm);
+        irs.push_back(plane.view({1, 1, h, w}).expand({1, 3, h, w}));
+        auto vis_t = ToTensor(*vis[i], /*raw16=*/false);
+        colours.push_back(vis_t.size(1) == 3 ? vis_t : torch::Tensor());
+        auto grey = vis_t.size(1) == 3 ? model::Luma(vis_t) : vis_t;
+        viss.push_back(grey.expand({1, 3, h, w}));
+      }
+      auto prep = [&](std::vector<torch::Tensor>& xs) {
+        auto x = model::PadToEven(torch::cat(xs, 0)).to(placement_.device, placement_.dtype);
+        return placement_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+      };
+      auto enc = net_->Encode(prep(viss), prep(irs));
+      std::vector<std::shared_ptr<const EncodedPair>> out;
+      for (size_t i = 0; i < ir.size(); ++i) {
+        auto p = std::make_shared<TorchEncodedPair>();
+        // Clone: a slice would pin the whole batch's memory in the cache.
+        auto slice = enc.Slice(int64_t(i), int64_t(i) + 1);
+        p->encoding = {slice.f_vis.clone(), slice.f_ir.clone(), slice.f_ref.clone(), slice.i_ref.clone(),
+                       slice.image_embedding.clone()};
+        p->vis_bgr = colours[i];
+        p->w = w;
+        p->h = h;
+        out.push_back(std::move(p));
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("encode failed: ", e.what()));
+    }
+  }
+
+  absl::StatusOr<std::vector<FusedImage>> Decode(const std::vector<DecodeRequest>& batch) override {
+    if (batch.empty()) return std::vector<FusedImage>{};
+    std::vector<model::Encoding> parts;
+    const int w = batch[0].pair ? batch[0].pair->width() : 0, h = batch[0].pair ? batch[0].pair->height() : 0;
+    for (const auto& r : batch) {
+      const auto* p = dynamic_cast<const TorchEncodedPair*>(r.pair.get());
+      if (!p) return absl::InvalidArgumentError("Decode: missing or foreign encoding");
+      if (p->w != w || p->h != h) return absl::InvalidArgumentError("Decode: all pairs of a batch must share one size");
+      if (!r.mask.empty() && r.mask.size() != size_t(w) * size_t(h))
+        return absl::InvalidArgumentError(absl::StrCat("mask: ", r.mask.size(), " values, expected ", w * h));
+      parts.push_back(p->encoding);
+    }
+    try {
+      torch::InferenceMode guard;
+      std::vector<torch::Tensor> masks;
+      for (const auto& r : batch) {
+        masks.push_back(r.mask.empty()
+                            ? torch::zeros({1, 1, h, w})
+                            : torch::from_blob(const_cast<uint8_t*>(r.mask.data()), {1, 1, h, w}, torch::kUInt8)
+                                      .to(torch::kFloat32) / 255.0);
+      }
+      auto mask = model::PadToEven(torch::cat(masks, 0)).to(placement_.device, placement_.dtype);
+      auto out = net_->Decode(model::Encoding::Concat(parts), mask);
+      std::vector<FusedImage> results;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto row = [&](const torch::Tensor& t) { return model::CropTo(t.slice(0, i, i + 1), h, w).to(torch::kCPU); };
+        FusedImage f;
+        f.width = w;
+        f.height = h;
+        auto fused = row(out.fused).to(torch::kFloat32);
+        f.fused = ToBytes(fused);
+        f.mask = ToBytes(row(out.pred_mask).to(torch::kFloat32));
+        f.mask_vis = ToBytes(row(out.pred_mask_vis).to(torch::kFloat32));
+        f.mask_ir = ToBytes(row(out.pred_mask_ir).to(torch::kFloat32));
+        f.i_ref = ToBytes(row(out.i_ref));
+        const auto* p = static_cast<const TorchEncodedPair*>(batch[i].pair.get());
+        if (batch[i].colour && p->vis_bgr.defined()) f.fused_bgr = ToBytes(model::ColorizeWithVisible(fused, p->vis_bgr));
+        results.push_back(std::move(f));
+      }
+      return results;
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("decode failed: ", e.what()));
+    }
+  }
+
+  absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const std::vector<float>& boxes,
+                                                      const std::vector<float>& points,
+                                                      const std::vector<int>& labels) override {
+    if (auto s = CheckImage(vis, "visible"); !s.ok()) return s;
+    if (boxes.size() % 4 != 0) return absl::InvalidArgumentError("boxes: need 4 numbers per box");
+    if (points.size() % 2 != 0 || points.size() / 2 != labels.size())
+      return absl::InvalidArgumentError("points: need x, y and a label per point");
+    if (boxes.empty() && points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
+    try {
+      torch::InferenceMode guard;
+      auto img = ToTensor(vis, false);
+      auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
+      rgb = rgb.to(placement_.device, placement_.dtype);
+      // One SAM call per box (SAM takes one box per prompt); masks are OR-ed.
+      torch::Tensor any;
+      const size_t nboxes = std::max<size_t>(1, boxes.size() / 4);
+      for (size_t b = 0; b < nboxes; ++b) {
+        model::sam::GeometricPrompt prompt;
+        auto fopts = torch::TensorOptions().dtype(placement_.dtype).device(placement_.device);
+        if (!boxes.empty())
+          prompt.boxes = torch::tensor(std::vector<float>(boxes.begin() + 4 * b, boxes.begin() + 4 * b + 4)).view({1, 4}).to(fopts);
+        if (!points.empty()) {
+          prompt.points = torch::tensor(points).view({1, -1, 2}).to(fopts);
+          prompt.point_labels = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end())).view({1, -1}).to(placement_.device);
+        }
+        auto m = net_->sam_model->SegmentWithPrompts(rgb, prompt) > 0;
+        any = any.defined() ? (any | m) : m;
+      }
+      return ToBytes(any.to(torch::kCPU).to(torch::kFloat32));
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("segmentation failed: ", e.what()));
+    }
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+ private:
+  CtrlFuseNet net_;
+  model::Placement placement_;
+  ModelInfo info_;
+};
+
+}  // namespace
+
+std::vector<std::string> KnownConfigs() { return model::ConfigNames(); }
+
+absl::StatusOr<std::unique_ptr<FusionEngine>> FusionEngine::Create(const EngineOptions& options) {
+  model::ModelConfig config;
+  if (!model::FindConfig(options.config, &config))
+    return absl::InvalidArgumentError(absl::StrCat("config: unknown '", options.config, "'"));
+  model::Placement placement;
+  if (auto err = model::ParsePlacement(options.device, options.precision, &placement); !err.empty())
+    return absl::InvalidArgumentError(err);
+  model::ConfigureThreads(options.threads);
+  try {
+    torch::manual_seed(options.seed);
+    CtrlFuseNet net(config);
+    ModelInfo info;
+    info.checkpoint_kind = "seeded-random";
+    if (!options.checkpoint.empty()) info.checkpoint_kind = model::LoadAnyCheckpoint(net, options.checkpoint);
+    net->eval();
+    net->to(placement.device, placement.dtype);
+    if (placement.channels_last) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : net->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    for (const auto& p : net->parameters()) info.num_parameters += p.numel();
+    info.config = config.name;
+    info.device = placement.device.str();
+    info.precision = options.precision;
+    info.checkpoint = options.checkpoint;
+    info.sam_input = config.sam.img_size;
+    info.num_queries = config.num_queries;
+    info.feature_dim = config.feature_dim;
+    return std::unique_ptr<FusionEngine>(new TorchFusionEngine(std::move(net), placement, std::move(info)));
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(absl::StrCat("loading model: ", e.what()));
+  }
+}
+
+}  // namespace ctrlfuse::api

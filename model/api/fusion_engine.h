@@ -1,0 +1,104 @@
+// The narrow, torch-free interface through which the server (and tools) use
+// the network. Images go in as host buffers; the prompt-independent work of
+// a pair (Encode) is an opaque handle that can be cached and decoded with
+// any number of masks later (Decode). Errors are absl::Status values;
+// LibTorch exceptions stop here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ctrlfuse::api {
+
+// An image in host memory: rows tightly packed, channels interleaved (BGR
+// for colour, as OpenCV delivers it); 16-bit samples in native byte order.
+struct ImageData {
+  int width = 0, height = 0;
+  int channels = 1;   // 1 or 3
+  int bit_depth = 8;  // 8 or 16
+  std::vector<uint8_t> bytes;
+
+  size_t ExpectedBytes() const {
+    return size_t(width) * size_t(height) * size_t(channels) * size_t(bit_depth / 8);
+  }
+};
+
+struct EngineOptions {
+  std::string config = "tiny";  // vit_h, vit_l, vit_b, tiny
+  // Own, official CtrlFuse or official SAM file; empty = seeded weights.
+  std::string checkpoint;
+  uint64_t seed = 0;
+  std::string device = "cpu";     // cpu, cuda, cuda:N
+  std::string precision = "fp32"; // fp32, fp16, bf16 (CUDA only)
+  int threads = 0;                // LibTorch intra-op threads, 0 = all cores
+};
+
+struct PreprocessOptions {
+  // 16-bit infrared: "percentile" (0.5/99.5), "percentile:LO,HI", "minmax", "linear".
+  std::string ir_normalization = "percentile";
+};
+
+// Prompt-independent results for one image pair. Immutable and shareable
+// between threads; bytes() is what it holds in (device) memory.
+class EncodedPair {
+ public:
+  virtual ~EncodedPair() = default;
+  virtual int width() const = 0;
+  virtual int height() const = 0;
+  virtual int64_t bytes() const = 0;
+};
+
+struct DecodeRequest {
+  std::shared_ptr<const EncodedPair> pair;
+  // width*height mask prompt, 0..255 (not binarised, as released). Empty
+  // means no prompt: an all-zero mask, i.e. plain fusion with no target.
+  std::vector<uint8_t> mask;
+  bool colour = false;  // put the visible chroma back (if it had colour)
+};
+
+struct FusedImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> fused;      // grey, width*height
+  std::vector<uint8_t> fused_bgr;  // colour (3 interleaved), when asked and possible
+  std::vector<uint8_t> mask, mask_vis, mask_ir;  // 0/255 predicted masks
+  std::vector<uint8_t> i_ref;      // reference image
+};
+
+struct ModelInfo {
+  std::string config, device, precision, checkpoint, checkpoint_kind;
+  int sam_input = 0, num_queries = 0, feature_dim = 0;
+  int64_t num_parameters = 0;
+};
+
+class FusionEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<FusionEngine>> Create(const EngineOptions& options);
+  virtual ~FusionEngine() = default;
+
+  // Encodes a batch of pairs that all share one size (infrared and visible
+  // of equal size; any height/width, odd sizes are padded internally).
+  virtual absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(
+      const std::vector<const ImageData*>& ir, const std::vector<const ImageData*>& vis,
+      const PreprocessOptions& options) = 0;
+
+  // Decodes a batch whose pairs all share one size.
+  virtual absl::StatusOr<std::vector<FusedImage>> Decode(const std::vector<DecodeRequest>& batch) = 0;
+
+  // SAM's standard path on the visible image: boxes (x0,y0,x1,y1 each) and/or
+  // points (x,y each, with labels 1 fg / 0 bg) -> a 0/255 mask.
+  virtual absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis,
+                                                              const std::vector<float>& boxes,
+                                                              const std::vector<float>& points,
+                                                              const std::vector<int>& labels) = 0;
+
+  virtual const ModelInfo& info() const = 0;
+};
+
+// Names of the model configurations the engine knows.
+std::vector<std::string> KnownConfigs();
+
+}  // namespace ctrlfuse::api

@@ -1,0 +1,125 @@
+#include "model/ctrlfuse_net.h"
+
+#include <stdexcept>
+
+namespace ctrlfuse::model {
+namespace F = torch::nn::functional;
+
+int64_t Encoding::bytes() const {
+  int64_t n = 0;
+  for (const auto* t : {&f_vis, &f_ir, &f_ref, &i_ref, &image_embedding})
+    if (t->defined()) n += t->numel() * t->element_size();
+  return n;
+}
+
+Encoding Encoding::Slice(int64_t begin, int64_t end) const {
+  auto s = [&](const torch::Tensor& t) { return t.slice(0, begin, end); };
+  return {s(f_vis), s(f_ir), s(f_ref), s(i_ref), s(image_embedding)};
+}
+
+Encoding Encoding::Concat(const std::vector<Encoding>& parts) {
+  if (parts.size() == 1) return parts[0];
+  auto cat = [&](torch::Tensor Encoding::*field) {
+    std::vector<torch::Tensor> ts;
+    for (const auto& p : parts) ts.push_back(p.*field);
+    return torch::cat(ts, 0);
+  };
+  return {cat(&Encoding::f_vis), cat(&Encoding::f_ir), cat(&Encoding::f_ref),
+          cat(&Encoding::i_ref), cat(&Encoding::image_embedding)};
+}
+
+CtrlFuseNetImpl::CtrlFuseNetImpl(const ModelConfig& config) : config_(config) {
+  const std::string problem = ValidateConfig(config);
+  if (!problem.empty()) throw std::invalid_argument("model config " + config.name + ": " + problem);
+  const int d = config.feature_dim;
+  // Registration order follows the release's state_dict order.
+  merge_v_ = register_module("merge_v", Conv1x1ReLU(2 * d + 1, d));
+  merge_i_ = register_module("merge_i", Conv1x1ReLU(2 * d + 1, d));
+  decoder_v_ = register_module("transformer_decoder_v", QueryDecoder(d, config.rpe_heads, config.num_queries));
+  decoder_i_ = register_module("transformer_decoder_i", QueryDecoder(d, config.rpe_heads, config.num_queries));
+  const int rows = config.token_rows(), cols = config.token_cols();
+  psfm_vis_ = register_module("token2image1", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
+  psfm_ir_ = register_module("token2image2", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
+  extractor_vis_ = register_module("feature_extractor1", FeatureExtractor(config.extractor_channels, d));
+  extractor_ir_ = register_module("feature_extractor2", FeatureExtractor(config.extractor_channels, d));
+  image_decoder_ = register_module("image_decoder", ImageDecoder(d, config.decoder_channels));
+  image_decoder_iv_ = register_module("image_decoder_iv", UnusedDecoderIV(d, config.decoder_channels));
+  merge_2c_ = register_module("merge_2c", Conv1x1ReLU(2 * d, d));
+  sam_model = register_module("sam_model", sam::Sam(config.sam));
+}
+
+torch::Tensor CtrlFuseNetImpl::SamEmbedding(const torch::Tensor& i_ref) {
+  // As released: I_ref replicated to 3 channels, stretched (not
+  // aspect-preserving) to the SAM input with align_corners, no normalisation.
+  const int64_t s = config_.sam.img_size;
+  auto x = F::interpolate(i_ref.expand({-1, 3, -1, -1}), F::InterpolateFuncOptions()
+                                                              .size(std::vector<int64_t>{s, s})
+                                                              .mode(torch::kBilinear)
+                                                              .align_corners(true));
+  return sam_model->image_encoder(x);
+}
+
+Encoding CtrlFuseNetImpl::Encode(const torch::Tensor& vis, const torch::Tensor& ir) {
+  if (vis.dim() != 4 || vis.sizes() != ir.sizes() || vis.size(1) != 3)
+    throw std::invalid_argument("Encode: vis and ir must both be [B,3,H,W]");
+  if (vis.size(2) % 2 || vis.size(3) % 2)
+    throw std::invalid_argument("Encode: H and W must be even (pad first)");
+  Encoding e;
+  e.f_vis = extractor_vis_(vis);
+  e.f_ir = extractor_ir_(ir);
+  e.f_ref = merge_2c_(torch::cat({e.f_vis, e.f_ir}, 1));
+  e.i_ref = image_decoder_(e.f_ref);
+  // SAM is frozen in the release; the embedding never carries gradients
+  // into I_ref (the release computes it under no_grad).
+  {
+    torch::NoGradGuard no_grad;
+    e.image_embedding = SamEmbedding(e.i_ref.detach());
+  }
+  return e;
+}
+
+torch::Tensor CtrlFuseNetImpl::BranchLogits(const Encoding& e, const torch::Tensor& tokens) {
+  sam::SparsePrompts prompts;
+  prompts.tokens = tokens;
+  auto [sparse, dense] = sam_model->prompt_encoder->forward(prompts, tokens.size(0));
+  auto pred = sam_model->mask_decoder(e.image_embedding,
+                                      sam_model->prompt_encoder->DensePositionalEncoding(), sparse,
+                                      dense, /*multimask_output=*/false);
+  return F::interpolate(pred.low_res_logits,
+                        F::InterpolateFuncOptions()
+                            .size(std::vector<int64_t>{e.f_ref.size(2), e.f_ref.size(3)})
+                            .mode(torch::kBilinear)
+                            .align_corners(true));
+}
+
+FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mask) {
+  if (mask.dim() != 4 || mask.size(0) != e.f_ref.size(0) || mask.size(1) != 1 ||
+      mask.size(2) != e.f_ref.size(2) || mask.size(3) != e.f_ref.size(3))
+    throw std::invalid_argument("Decode: mask must be [B,1,H,W] matching the encoding");
+  const int g = config_.sam.grid();
+  auto m = mask.to(e.f_ref.dtype());
+  auto tokens_v = EncodeReferencePrompt(merge_v_, decoder_v_, e.f_ref, e.f_vis, m, g);
+  auto tokens_i = EncodeReferencePrompt(merge_i_, decoder_i_, e.f_ref, e.f_ir, m, g);
+
+  FusionOutput out;
+  out.i_ref = e.i_ref;
+  out.logit_mask_vis = BranchLogits(e, tokens_v);
+  out.logit_mask_ir = BranchLogits(e, tokens_i);
+  out.pred_mask_vis = out.logit_mask_vis > 0;  // sigmoid(x) > 0.5
+  out.pred_mask_ir = out.logit_mask_ir > 0;
+  out.pred_mask = torch::max(out.logit_mask_vis, out.logit_mask_ir) > 0;
+
+  auto fp_vis = psfm_vis_(tokens_v, e.f_vis);
+  auto fp_ir = psfm_ir_(tokens_i, e.f_ir);
+  auto dt = e.f_ref.dtype();
+  auto q = fp_vis * out.pred_mask_vis.to(dt) + fp_ir * out.pred_mask_ir.to(dt) + e.f_ref;
+  out.fused = image_decoder_(q);
+  return out;
+}
+
+FusionOutput CtrlFuseNetImpl::forward(const torch::Tensor& vis, const torch::Tensor& ir,
+                                      const torch::Tensor& mask) {
+  return Decode(Encode(vis, ir), mask);
+}
+
+}  // namespace ctrlfuse::model

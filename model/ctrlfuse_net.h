@@ -1,0 +1,64 @@
+// The CtrlFuse network, module names as in the official release so its
+// checkpoints load by name. Inference is split at the prompt: Encode() is
+// everything that depends only on the image pair, Decode() the rest.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/blocks.h"
+#include "model/config.h"
+#include "model/psfm.h"
+#include "model/reference_prompt_encoder.h"
+#include "model/sam/sam.h"
+
+namespace ctrlfuse::model {
+
+// Prompt-independent results for a batch (all [B,...], same H, W).
+struct Encoding {
+  torch::Tensor f_vis, f_ir;      // [B,C,H,W] branch features
+  torch::Tensor f_ref;            // [B,C,H,W] reference features
+  torch::Tensor i_ref;            // [B,1,H,W] reference image
+  torch::Tensor image_embedding;  // [B,C,g,g] SAM embedding of I_ref
+
+  int64_t bytes() const;
+  // Rows [begin, end) of every tensor (a view), and the batch of several.
+  Encoding Slice(int64_t begin, int64_t end) const;
+  static Encoding Concat(const std::vector<Encoding>& parts);
+};
+
+// All outputs of the release's forward, plus the fused image.
+struct FusionOutput {
+  torch::Tensor i_ref;                    // [B,1,H,W] in (0,1)
+  torch::Tensor logit_mask_vis, logit_mask_ir;  // [B,1,H,W] logits
+  torch::Tensor pred_mask_vis, pred_mask_ir, pred_mask;  // [B,1,H,W] bool
+  torch::Tensor fused;                    // [B,1,H,W] in (0,1)
+};
+
+class CtrlFuseNetImpl : public torch::nn::Module {
+ public:
+  explicit CtrlFuseNetImpl(const ModelConfig& config);
+
+  // vis, ir: [B,3,H,W] in [0,1] (grey replicated to 3 channels); H, W even.
+  Encoding Encode(const torch::Tensor& vis, const torch::Tensor& ir);
+  // mask: [B,1,H,W] in [0,1] (not binarised, as released).
+  FusionOutput Decode(const Encoding& encoding, const torch::Tensor& mask);
+  FusionOutput forward(const torch::Tensor& vis, const torch::Tensor& ir, const torch::Tensor& mask);
+
+  const ModelConfig& config() const { return config_; }
+  sam::Sam sam_model{nullptr};
+
+ private:
+  torch::Tensor SamEmbedding(const torch::Tensor& i_ref);
+  torch::Tensor BranchLogits(const Encoding& e, const torch::Tensor& tokens);
+
+  ModelConfig config_;
+  Conv1x1ReLU merge_v_{nullptr}, merge_i_{nullptr}, merge_2c_{nullptr};
+  QueryDecoder decoder_v_{nullptr}, decoder_i_{nullptr};
+  PromptSemanticFusion psfm_vis_{nullptr}, psfm_ir_{nullptr};
+  FeatureExtractor extractor_vis_{nullptr}, extractor_ir_{nullptr};
+  ImageDecoder image_decoder_{nullptr};
+  UnusedDecoderIV image_decoder_iv_{nullptr};
+};
+TORCH_MODULE(CtrlFuseNet);
+
+}  // namespace ctrlfuse::model

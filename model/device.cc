@@ -1,0 +1,68 @@
+#include "model/device.h"
+
+#include <ATen/Parallel.h>
+
+#include <thread>
+
+#ifdef CTRLFUSE_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace ctrlfuse::model {
+
+bool CudaAvailable() { return torch::cuda::is_available(); }
+
+std::string ParsePlacement(const std::string& device, const std::string& precision, Placement* out) {
+  Placement p;
+  if (device == "cpu") {
+    p.device = torch::kCPU;
+  } else if (device.rfind("cuda", 0) == 0) {
+    if (!CudaAvailable()) return "device '" + device + "' requested but no CUDA device is available";
+    try {
+      p.device = torch::Device(device);
+    } catch (const c10::Error&) {
+      return "unparseable device '" + device + "'";
+    }
+  } else {
+    return "unknown device '" + device + "' (expected cpu, cuda or cuda:N)";
+  }
+  if (precision == "fp32") {
+    p.dtype = torch::kFloat32;
+  } else if (precision == "fp16" || precision == "bf16") {
+    if (p.device.is_cpu()) return "precision " + precision + " needs a CUDA device";
+    p.dtype = precision == "fp16" ? torch::kFloat16 : torch::kBFloat16;
+    p.channels_last = true;
+  } else {
+    return "unknown precision '" + precision + "' (expected fp32, fp16 or bf16)";
+  }
+  *out = p;
+  return "";
+}
+
+void ConfigureThreads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+}
+
+int IntraOpThreads() { return at::get_num_threads(); }
+
+int64_t PeakDeviceMemory(const Placement& p) {
+#ifdef CTRLFUSE_WITH_CUDA
+  if (p.device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(p.device.index() < 0 ? 0 : p.device.index());
+    return stats.allocated_bytes[0].peak;  // aggregate pool
+  }
+#endif
+  (void)p;
+  return 0;
+}
+
+void ResetPeakDeviceMemory(const Placement& p) {
+#ifdef CTRLFUSE_WITH_CUDA
+  if (p.device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(p.device.index() < 0 ? 0 : p.device.index());
+#endif
+  (void)p;
+}
+
+}  // namespace ctrlfuse::model

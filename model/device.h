@@ -1,0 +1,38 @@
+// Device, precision and thread settings, chosen at run time. CUDA-specific
+// calls sit behind CTRLFUSE_WITH_CUDA so this file compiles against Debian's
+// CPU LibTorch 1.13 and against LibTorch 2.x with CUDA alike.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace ctrlfuse::model {
+
+struct Placement {
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;
+  // NHWC activations: faster convolutions on CUDA (tensor cores) with half
+  // precision; on this CPU's oneDNN build the default layout measured faster.
+  bool channels_last = false;
+};
+
+// device: "cpu", "cuda", "cuda:N"; precision: "fp32", "fp16", "bf16".
+// Returns an error message, empty on success. Half precisions are refused
+// on CPU (LibTorch 1.13's CPU kernels lack many fp16 ops).
+std::string ParsePlacement(const std::string& device, const std::string& precision, Placement* out);
+
+bool CudaAvailable();
+
+// Intra-op threads for LibTorch. 0 = one per available core. OpenBLAS runs
+// its own pool under LibTorch's matmuls; both at full width oversubscribe the
+// cores, so scripts pin OPENBLAS_NUM_THREADS=1 and let LibTorch parallelise
+// (measured in docs/benchmarks.md).
+void ConfigureThreads(int threads);
+int IntraOpThreads();
+
+// Peak accelerator memory since the last reset, in bytes (0 on CPU).
+int64_t PeakDeviceMemory(const Placement& p);
+void ResetPeakDeviceMemory(const Placement& p);
+
+}  // namespace ctrlfuse::model

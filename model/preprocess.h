@@ -1,0 +1,40 @@
+// Input and output conversions around the network, on tensors: 8/16-bit
+// infrared normalisation, grey replication, even-size padding and the
+// YCrCb colour restoration.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace ctrlfuse::model {
+
+// How a 16-bit infrared frame becomes [0,1]. Thermal cameras deliver 16-bit
+// counts whose useful range is a narrow band of the 65536 levels, so the
+// default stretches per frame between two percentiles (robust to a few hot
+// or dead pixels). 8-bit input is always divided by 255.
+struct IrNormalization {
+  enum class Mode { kPercentile, kMinMax, kLinear };
+  Mode mode = Mode::kPercentile;
+  double low_percentile = 0.5;   // percent
+  double high_percentile = 99.5;  // percent
+};
+bool ParseIrNormalization(const std::string& text, IrNormalization* out);
+
+// [H,W] uint8 or int32 (holding uint16) -> [H,W] float in [0,1].
+torch::Tensor NormalizeInfrared(const torch::Tensor& plane, int bit_depth, const IrNormalization& norm);
+
+// Pads [B,C,H,W] on the bottom/right by replication so H and W are even (the
+// PSFM halves and doubles the resolution). Returns the padded tensor.
+torch::Tensor PadToEven(const torch::Tensor& x);
+torch::Tensor CropTo(const torch::Tensor& x, int64_t h, int64_t w);
+
+// BT.601 luma of [B,3,H,W] BGR in [0,1] -> [B,1,H,W].
+torch::Tensor Luma(const torch::Tensor& bgr);
+
+// Puts the visible image's chroma back around a fused luma, as the field
+// does: BGR -> YCrCb, replace Y, back to BGR (OpenCV's constants). Inputs in
+// [0,1]; result [B,3,H,W] BGR clamped to [0,1].
+torch::Tensor ColorizeWithVisible(const torch::Tensor& fused_y, const torch::Tensor& vis_bgr);
+
+}  // namespace ctrlfuse::model

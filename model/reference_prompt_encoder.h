@@ -1,0 +1,49 @@
+// Reference Prompt Encoder (RPE): turns a mask prompt on one branch's
+// features into prompt tokens for SAM's mask decoder. One per branch; the
+// release stores its parts at the top level as `merge_{v,i}` and
+// `transformer_decoder_{v,i}`.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/attention.h"
+#include "model/blocks.h"
+
+namespace ctrlfuse::model {
+
+// Post-norm attention + residual + LayerNorm (`<attn_name>`, `norm`).
+class AttentionLayerImpl : public torch::nn::Module {
+ public:
+  AttentionLayerImpl(const std::string& attn_name, int dim, int heads);
+  // Keys are memory + key_pos (when defined); values are memory.
+  torch::Tensor forward(const torch::Tensor& tgt, const torch::Tensor& memory,
+                        const torch::Tensor& key_pos = {});
+
+ private:
+  MultiheadAttention attn_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+};
+TORCH_MODULE(AttentionLayer);
+
+// The 4-layer query decoder: learned queries attend to the support
+// features, to themselves, to the query features, to themselves.
+class QueryDecoderImpl : public torch::nn::Module {
+ public:
+  QueryDecoderImpl(int dim, int heads, int num_queries);
+  // support, query: [B,C,g,g] -> prompt tokens [B,num_queries,C].
+  torch::Tensor forward(const torch::Tensor& support, const torch::Tensor& query);
+
+ private:
+  AttentionLayer self_, self0_, cross_, cross0_;
+  torch::nn::Embedding queries_{nullptr};
+  int dim_;
+};
+TORCH_MODULE(QueryDecoder);
+
+// Masked average pooling, the cosine pseudo-mask and the merge convolution
+// around a QueryDecoder. `grid` is SAM's embedding side (64 in the release).
+torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder,
+                                    const torch::Tensor& f_ref, const torch::Tensor& f_branch,
+                                    const torch::Tensor& mask, int grid);
+
+}  // namespace ctrlfuse::model

@@ -1,0 +1,133 @@
+#include "model/sam/image_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ctrlfuse::model::sam {
+namespace F = torch::nn::functional;
+
+namespace {
+// Relative position embeddings for q_size x k_size, interpolated linearly
+// when the stored table has another length (as SAM does).
+torch::Tensor GetRelPos(int64_t q_size, int64_t k_size, const torch::Tensor& rel_pos) {
+  const int64_t max_dist = 2 * std::max(q_size, k_size) - 1;
+  torch::Tensor table = rel_pos;
+  if (rel_pos.size(0) != max_dist) {
+    table = F::interpolate(rel_pos.t().unsqueeze(0),
+                           F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{max_dist})
+                               .mode(torch::kLinear)
+                               .align_corners(false))
+                .squeeze(0)
+                .t();
+  }
+  const double qs = std::max(double(k_size) / q_size, 1.0);
+  const double ks = std::max(double(q_size) / k_size, 1.0);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64).device(rel_pos.device());
+  auto q = torch::arange(q_size, opts).unsqueeze(1) * qs;
+  auto k = torch::arange(k_size, opts).unsqueeze(0) * ks;
+  auto idx = (q - k + (k_size - 1) * ks).to(torch::kLong);
+  return table.index({idx});  // [q,k,C]
+}
+
+// Pads [B,H,W,C] to window multiples and splits into [B*nw,ws,ws,C].
+torch::Tensor WindowPartition(const torch::Tensor& x, int ws, int64_t* hp, int64_t* wp) {
+  const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+  const int64_t ph = (ws - h % ws) % ws, pw = (ws - w % ws) % ws;
+  auto y = (ph || pw) ? F::pad(x, F::PadFuncOptions({0, 0, 0, pw, 0, ph})) : x;
+  *hp = h + ph;
+  *wp = w + pw;
+  y = y.view({b, *hp / ws, ws, *wp / ws, ws, c});
+  return y.permute({0, 1, 3, 2, 4, 5}).contiguous().view({-1, ws, ws, c});
+}
+
+torch::Tensor WindowUnpartition(const torch::Tensor& win, int ws, int64_t hp, int64_t wp,
+                                int64_t h, int64_t w) {
+  const int64_t b = win.size(0) / (hp * wp / ws / ws);
+  auto x = win.view({b, hp / ws, wp / ws, ws, ws, -1});
+  x = x.permute({0, 1, 3, 2, 4, 5}).contiguous().view({b, hp, wp, -1});
+  if (hp > h || wp > w) x = x.index({torch::indexing::Slice(), torch::indexing::Slice(0, h),
+                                     torch::indexing::Slice(0, w)}).contiguous();
+  return x;
+}
+}  // namespace
+
+ViTAttentionImpl::ViTAttentionImpl(int dim, int heads, int size) : heads_(heads) {
+  qkv_ = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
+  proj_ = register_module("proj", torch::nn::Linear(dim, dim));
+  rel_pos_h_ = register_parameter("rel_pos_h", torch::zeros({2 * size - 1, dim / heads}));
+  rel_pos_w_ = register_parameter("rel_pos_w", torch::zeros({2 * size - 1, dim / heads}));
+}
+
+torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+  const int64_t hd = c / heads_;
+  auto qkv = qkv_(x).reshape({b, h * w, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
+  qkv = qkv.reshape({3, b * heads_, h * w, hd});
+  auto q = qkv[0], k = qkv[1], v = qkv[2];
+  auto attn = torch::matmul(q * (1.0 / std::sqrt(double(hd))), k.transpose(-2, -1));
+  // Decomposed relative positions: separate height and width terms.
+  auto rh = GetRelPos(h, h, rel_pos_h_), rw = GetRelPos(w, w, rel_pos_w_);
+  auto rq = q.reshape({b * heads_, h, w, hd});
+  auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, rh});
+  auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, rw});
+  attn = (attn.view({b * heads_, h, w, h, w}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2))
+             .view({b * heads_, h * w, h * w});
+  attn = torch::softmax(attn, -1);
+  auto out = torch::matmul(attn, v).view({b, heads_, h, w, hd}).permute({0, 2, 3, 1, 4});
+  return proj_(out.reshape({b, h, w, c}));
+}
+
+ViTBlockImpl::ViTBlockImpl(int dim, int heads, int mlp_ratio, int window, int grid)
+    : window_(window) {
+  auto ln = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); };
+  norm1_ = register_module("norm1", ln());
+  attn_ = register_module("attn", ViTAttention(dim, heads, window > 0 ? window : grid));
+  norm2_ = register_module("norm2", ln());
+  mlp_ = register_module("mlp", MLPBlock(dim, dim * mlp_ratio, /*gelu=*/true));
+}
+
+torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) {
+  auto y = norm1_(x);
+  if (window_ > 0) {
+    int64_t hp = 0, wp = 0;
+    y = WindowPartition(y, window_, &hp, &wp);
+    y = WindowUnpartition(attn_(y), window_, hp, wp, x.size(1), x.size(2));
+  } else {
+    y = attn_(y);
+  }
+  y = x + y;
+  return y + mlp_(norm2_(y));
+}
+
+ImageEncoderImpl::ImageEncoderImpl(const SamConfig& c) {
+  const int g = c.grid();
+  pos_embed_ = register_parameter("pos_embed", torch::zeros({1, g, g, c.embed_dim}));
+  auto patch = std::make_shared<torch::nn::Module>();
+  patch_ = torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(3, c.embed_dim, c.patch).stride(c.patch));
+  patch->register_module("proj", patch_);
+  register_module("patch_embed", patch);
+  auto list = register_module("blocks", torch::nn::ModuleList());
+  for (int i = 0; i < c.depth; ++i) {
+    const bool global = std::find(c.global_attn_indexes.begin(), c.global_attn_indexes.end(), i) !=
+                        c.global_attn_indexes.end();
+    blocks_.emplace_back(c.embed_dim, c.heads, c.mlp_ratio, global ? 0 : c.window, g);
+    list->push_back(blocks_.back());
+  }
+  neck_ = register_module(
+      "neck", torch::nn::Sequential(
+                  torch::nn::Conv2d(torch::nn::Conv2dOptions(c.embed_dim, c.out_chans, 1).bias(false)),
+                  LayerNorm2d(c.out_chans),
+                  torch::nn::Conv2d(
+                      torch::nn::Conv2dOptions(c.out_chans, c.out_chans, 3).padding(1).bias(false)),
+                  LayerNorm2d(c.out_chans)));
+}
+
+torch::Tensor ImageEncoderImpl::forward(const torch::Tensor& x) {
+  auto y = patch_(x).permute({0, 2, 3, 1}) + pos_embed_;
+  for (auto& blk : blocks_) y = blk(y);
+  return neck_->forward(y.permute({0, 3, 1, 2}));
+}
+
+}  // namespace ctrlfuse::model::sam

@@ -1,0 +1,55 @@
+#include "model/sam/sam.h"
+
+#include <algorithm>
+
+namespace ctrlfuse::model::sam {
+namespace F = torch::nn::functional;
+
+SamImpl::SamImpl(const SamConfig& config) : config_(config) {
+  image_encoder = register_module("image_encoder", ImageEncoder(config));
+  prompt_encoder = register_module("prompt_encoder", PromptEncoder(config));
+  mask_decoder = register_module("mask_decoder", MaskDecoder(config));
+  pixel_mean_ = torch::tensor({123.675f, 116.28f, 103.53f}).view({1, 3, 1, 1});
+  pixel_std_ = torch::tensor({58.395f, 57.12f, 57.375f}).view({1, 3, 1, 1});
+}
+
+std::pair<int64_t, int64_t> SamImpl::ResizedShape(int64_t h, int64_t w) const {
+  const double scale = double(config_.img_size) / std::max(h, w);
+  return {int64_t(h * scale + 0.5), int64_t(w * scale + 0.5)};
+}
+
+torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const GeometricPrompt& prompt) {
+  const int64_t h = rgb.size(2), w = rgb.size(3), s = config_.img_size;
+  auto [nh, nw] = ResizedShape(h, w);
+  auto x = F::interpolate(rgb, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{nh, nw})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false));
+  x = (x - pixel_mean_.to(x.options())) / pixel_std_.to(x.options());
+  x = F::pad(x, F::PadFuncOptions({0, s - nw, 0, s - nh}));
+  auto embedding = image_encoder(x);
+
+  // Coordinates follow the longest-side resize.
+  auto scale = torch::tensor({double(nw) / w, double(nh) / h}, rgb.options());
+  SparsePrompts sp;
+  if (prompt.boxes.defined()) sp.boxes = (prompt.boxes.view({-1, 2, 2}) * scale).view({-1, 4});
+  if (prompt.points.defined()) {
+    sp.points = prompt.points * scale;
+    sp.point_labels = prompt.point_labels;
+  }
+  auto [sparse, dense] = prompt_encoder->forward(sp, rgb.size(0));
+  auto pred = mask_decoder(embedding, prompt_encoder->DensePositionalEncoding(), sparse, dense,
+                           /*multimask_output=*/false);
+  auto up = F::interpolate(pred.low_res_logits, F::InterpolateFuncOptions()
+                                                    .size(std::vector<int64_t>{s, s})
+                                                    .mode(torch::kBilinear)
+                                                    .align_corners(false));
+  using torch::indexing::Slice;
+  up = up.index({Slice(), Slice(), Slice(0, nh), Slice(0, nw)});
+  return F::interpolate(up, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{h, w})
+                                .mode(torch::kBilinear)
+                                .align_corners(false));
+}
+
+}  // namespace ctrlfuse::model::sam

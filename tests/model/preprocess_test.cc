@@ -1,0 +1,74 @@
+// Input normalisation, padding and colour restoration.
+#include <gtest/gtest.h>
+
+#include "model/preprocess.h"
+#include "tests/model/test_util.h"
+
+namespace ctrlfuse::model {
+namespace {
+
+TEST(PreprocessTest, EightBitIsDividedBy255) {
+  auto plane = torch::tensor({0, 51, 255}, torch::kUInt8).view({1, 3});
+  auto x = NormalizeInfrared(plane, 8, {});
+  EXPECT_TRUE(torch::allclose(x, torch::tensor({0.f, 0.2f, 1.f}).view({1, 3})));
+}
+
+TEST(PreprocessTest, SixteenBitPercentileStretchIgnoresOutliers) {
+  // A thermal-like frame: counts 20000..21000 plus one dead and one hot pixel.
+  auto plane = torch::linspace(20000, 21000, 1000).to(torch::kInt32);
+  plane[0] = 0;
+  plane[999] = 65535;
+  IrNormalization norm;  // 0.5 / 99.5 percent
+  auto x = NormalizeInfrared(plane.view({10, 100}), 16, norm);
+  EXPECT_FLOAT_EQ(x.min().item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(x.max().item<float>(), 1.f);
+  // The bulk spans nearly the full range instead of 1000/65535 of it.
+  auto mid = x.flatten().slice(0, 100, 900);
+  EXPECT_GT(mid.max().item<float>() - mid.min().item<float>(), 0.7f);
+  auto linear = NormalizeInfrared(plane.view({10, 100}), 16, {IrNormalization::Mode::kLinear});
+  EXPECT_NEAR(linear.flatten()[500].item<float>(), 20500.f / 65535.f, 1e-3);
+  auto flat = NormalizeInfrared(torch::full({4, 4}, 300, torch::kInt32), 16, norm);
+  EXPECT_EQ(flat.abs().sum().item<float>(), 0.f);
+}
+
+TEST(PreprocessTest, ParsesNormalisationNames) {
+  IrNormalization n;
+  EXPECT_TRUE(ParseIrNormalization("percentile:1,99", &n));
+  EXPECT_DOUBLE_EQ(n.low_percentile, 1);
+  EXPECT_DOUBLE_EQ(n.high_percentile, 99);
+  EXPECT_TRUE(ParseIrNormalization("minmax", &n));
+  EXPECT_EQ(n.mode, IrNormalization::Mode::kMinMax);
+  EXPECT_FALSE(ParseIrNormalization("percentile:99,1", &n));
+  EXPECT_FALSE(ParseIrNormalization("gamma", &n));
+}
+
+TEST(PreprocessTest, ColourOutputKeepsVisibleChroma) {
+  torch::manual_seed(3);
+  auto vis = torch::rand({1, 3, 8, 8}) * 0.6 + 0.2;
+  // Fusing with the visible luma itself gives the visible image back.
+  auto same = ColorizeWithVisible(Luma(vis), vis);
+  EXPECT_TRUE(torch::allclose(same, vis, 1e-3, 2e-3));
+  // A grey visible image stays grey whatever the fused luma.
+  auto grey = Luma(vis).expand({1, 3, 8, 8});
+  auto fused = torch::rand({1, 1, 8, 8});
+  auto out = ColorizeWithVisible(fused, grey);
+  EXPECT_TRUE(torch::allclose(out.select(1, 0), fused.squeeze(1), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(out.select(1, 2), fused.squeeze(1), 1e-5, 1e-5));
+  // And the output's luma is the fused image (inside the clamp-free range).
+  auto mid = torch::full({1, 1, 8, 8}, 0.5);
+  EXPECT_TRUE(torch::allclose(Luma(ColorizeWithVisible(mid, vis)), mid, 1e-3, 2e-3));
+}
+
+TEST(PreprocessTest, SixteenBitFrameRunsThroughTheNetwork) {
+  auto net = testing::MakeTiny();
+  torch::InferenceMode guard;
+  auto raw = (torch::rand({32, 48}) * 3000 + 18000).to(torch::kInt32);
+  auto ir = NormalizeInfrared(raw, 16, {}).view({1, 1, 32, 48}).expand({1, 3, 32, 48});
+  auto vis = torch::rand({1, 1, 32, 48}).expand({1, 3, 32, 48});
+  auto out = net->forward(vis, ir, testing::BoxMask(1, 32, 48, 4, 20, 4, 30));
+  EXPECT_EQ(out.fused.sizes(), (std::vector<int64_t>{1, 1, 32, 48}));
+  EXPECT_FALSE(torch::isnan(out.fused).any().item<bool>());
+}
+
+}  // namespace
+}  // namespace ctrlfuse::model
