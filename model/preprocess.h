@@ -7,19 +7,9 @@
 
 #include <string>
 
-namespace ctrlfuse::model {
+#include "model/ir_normalization.h"
 
-// How a 16-bit infrared frame becomes [0,1]. Thermal cameras deliver 16-bit
-// counts whose useful range is a narrow band of the 65536 levels, so the
-// default stretches per frame between two percentiles (robust to a few hot
-// or dead pixels). 8-bit input is always divided by 255.
-struct IrNormalization {
-  enum class Mode { kPercentile, kMinMax, kLinear };
-  Mode mode = Mode::kPercentile;
-  double low_percentile = 0.5;   // percent
-  double high_percentile = 99.5;  // percent
-};
-bool ParseIrNormalization(const std::string& text, IrNormalization* out);
+namespace ctrlfuse::model {
 
 // [H,W] uint8 or int32 (holding uint16) -> [H,W] float in [0,1].
 torch::Tensor NormalizeInfrared(const torch::Tensor& plane, int bit_depth, const IrNormalization& norm);

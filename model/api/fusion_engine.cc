@@ -67,13 +67,18 @@ class TorchFusionEngine : public FusionEngine {
       : net_(std::move(net)), placement_(placement), info_(std::move(info)) {}
 
   absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(
-      const std::vector<const ImageData*>& ir, const std::vector<const ImageData*>& vis,
-      const PreprocessOptions& options) override {
-    if (ir.empty() || ir.size() != vis.size())
-      return absl::InvalidArgumentError("Encode: need as many visible as infrared images, at least one");
-    model::IrNormalization norm;
-    if (!model::ParseIrNormalization(options.ir_normalization, &norm))
-      return absl::InvalidArgumentError(absl::StrCat("ir_normalization: unknown '", options.ir_normalization, "'"));
+      const std::vector<EncodeInput>& batch) override {
+    if (batch.empty()) return absl::InvalidArgumentError("Encode: empty batch");
+    std::vector<const ImageData*> ir, vis;
+    std::vector<model::IrNormalization> norms(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!batch[i].ir || !batch[i].vis) return absl::InvalidArgumentError("Encode: missing image");
+      if (!model::ParseIrNormalization(batch[i].options.ir_normalization, &norms[i]))
+        return absl::InvalidArgumentError(
+            absl::StrCat("ir_normalization: unknown '", batch[i].options.ir_normalization, "'"));
+      ir.push_back(batch[i].ir);
+      vis.push_back(batch[i].vis);
+    }
     const int w = ir[0]->width, h = ir[0]->height;
     for (size_t i = 0; i < ir.size(); ++i) {
       if (auto s = CheckImage(*ir[i], "infrared"); !s.ok()) return s;
@@ -87,7 +92,7 @@ class TorchFusionEngine : public FusionEngine {
       for (size_t i = 0; i < ir.size(); ++i) {
         auto ir_t = ToTensor(*ir[i], /*raw16=*/true);
         if (ir_t.size(1) == 3) ir_t = model::Luma(ir_t);  // a grey frame stored as BGR
-        auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, norm);
+        auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, norms[i]);
         irs.push_back(plane.view({1, 1, h, w}).expand({1, 3, h, w}));
         auto vis_t = ToTensor(*vis[i], /*raw16=*/false);
         colours.push_back(vis_t.size(1) == 3 ? vis_t : torch::Tensor());

@@ -42,6 +42,12 @@ struct PreprocessOptions {
   std::string ir_normalization = "percentile";
 };
 
+struct EncodeInput {
+  const ImageData* ir = nullptr;
+  const ImageData* vis = nullptr;
+  PreprocessOptions options;
+};
+
 // Prompt-independent results for one image pair. Immutable and shareable
 // between threads; bytes() is what it holds in (device) memory.
 class EncodedPair {
@@ -82,8 +88,7 @@ class FusionEngine {
   // Encodes a batch of pairs that all share one size (infrared and visible
   // of equal size; any height/width, odd sizes are padded internally).
   virtual absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(
-      const std::vector<const ImageData*>& ir, const std::vector<const ImageData*>& vis,
-      const PreprocessOptions& options) = 0;
+      const std::vector<EncodeInput>& batch) = 0;
 
   // Decodes a batch whose pairs all share one size.
   virtual absl::StatusOr<std::vector<FusedImage>> Decode(const std::vector<DecodeRequest>& batch) = 0;

@@ -1,0 +1,93 @@
+#include "client/fusion_client.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "image/codec.h"
+
+namespace ctrlfuse::client {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+absl::StatusOr<std::unique_ptr<FusionClient>> FusionClient::Create(const ClientOptions& options) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (options.ca_file.empty()) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    auto ca = image::ReadFile(options.ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    if (!options.cert_file.empty()) {
+      auto cert = image::ReadFile(options.cert_file);
+      auto key = image::ReadFile(options.key_file);
+      if (!cert.ok()) return cert.status();
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(int(options.max_message_bytes));
+  args.SetMaxSendMessageSize(int(options.max_message_bytes));
+  auto channel = grpc::CreateCustomChannel(options.address, creds, args);
+  return std::unique_ptr<FusionClient>(new FusionClient(options, channel));
+}
+
+FusionClient::FusionClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)), channel_(std::move(channel)), stub_(v1::FusionService::NewStub(channel_)) {}
+
+void FusionClient::SetDeadline(grpc::ClientContext* context) const {
+  if (options_.deadline_seconds > 0)
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::microseconds(int64_t(options_.deadline_seconds * 1e6)));
+}
+
+absl::StatusOr<v1::FuseResponse> FusionClient::Fuse(const v1::FuseRequest& request) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  double backoff = options_.backoff_seconds;
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::FuseResponse response;
+    grpc::Status s = stub_->Fuse(&context, request, &response);
+    if (s.ok()) return response;
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= options_.retries) return FromGrpc(s);
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    std::this_thread::sleep_for(std::chrono::duration<double>(backoff * jitter(rng)));
+    backoff *= 2;
+  }
+}
+
+absl::StatusOr<v1::ModelInfo> FusionClient::GetModelInfo() {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ModelInfo info;
+  grpc::Status s = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  if (!s.ok()) return FromGrpc(s);
+  return info;
+}
+
+absl::Status FusionClient::FuseStream(const std::vector<v1::FuseRequest>& requests,
+                                      const std::function<void(const v1::StreamFuseResponse&)>& on_response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub_->FuseStream(&context);
+  // Write on a separate thread so reading proceeds while frames are sent.
+  std::thread writer([&] {
+    for (const auto& r : requests)
+      if (!stream->Write(r)) break;
+    stream->WritesDone();
+  });
+  v1::StreamFuseResponse response;
+  while (stream->Read(&response)) on_response(response);
+  writer.join();
+  return FromGrpc(stream->Finish());
+}
+
+}  // namespace ctrlfuse::client

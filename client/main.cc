@@ -1,0 +1,265 @@
+// ctrlfuse-client: fuse one pair, a folder of pairs, a stream of frames, or
+// generate load against ctrlfuse-server.
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/fusion_client.h"
+#include "client/load_generator.h"
+#include "client/progress.h"
+#include "client/request_builder.h"
+
+ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
+ABSL_FLAG(std::string, ca, "", "TLS: CA certificate (PEM); enables TLS.");
+ABSL_FLAG(std::string, cert, "", "TLS: client certificate (PEM).");
+ABSL_FLAG(std::string, key, "", "TLS: client private key (PEM).");
+ABSL_FLAG(double, deadline, 120, "Per-call deadline in seconds (per stream for `stream`).");
+ABSL_FLAG(int, retries, 3, "Retries with exponential backoff for UNAVAILABLE.");
+ABSL_FLAG(std::string, ir, "", "fuse/load: infrared image file.");
+ABSL_FLAG(std::string, vis, "", "fuse/load: visible image file.");
+ABSL_FLAG(std::string, mask, "", "fuse/load: mask prompt file (grey image, same size).");
+ABSL_FLAG(std::string, boxes, "", "Box prompt: 'x0,y0,x1,y1;...' (SAM turns it into a mask).");
+ABSL_FLAG(std::string, points, "", "Point prompt: 'x,y,1;x,y,0' (1 foreground, 0 background).");
+ABSL_FLAG(std::string, text, "", "Text prompt (Grounded-SAM; the server answers UNIMPLEMENTED for now).");
+ABSL_FLAG(std::string, ir_dir, "", "batch/stream: folder of infrared images.");
+ABSL_FLAG(std::string, vis_dir, "", "batch/stream: folder of visible images (paired by file name).");
+ABSL_FLAG(std::string, mask_dir, "", "batch/stream: optional folder of mask prompts (by file name).");
+ABSL_FLAG(std::string, out_dir, "out", "Where fused images and masks are written.");
+ABSL_FLAG(std::string, name, "", "fuse: output base name (default: the infrared file's stem).");
+ABSL_FLAG(bool, colour, false, "Colour output (visible chroma around the fused luma).");
+ABSL_FLAG(std::string, encoding, "png", "Output encoding: png, jpeg or raw.");
+ABSL_FLAG(int, jpeg_quality, 90, "JPEG quality 1..100.");
+ABSL_FLAG(bool, masks, true, "Also write the predicted masks and the prompt mask.");
+ABSL_FLAG(std::string, metrics, "", "Quality metrics to compute server-side, e.g. 'Qabf,SSIM' or 'all'.");
+ABSL_FLAG(int, concurrency, 4, "batch/load: requests in flight at once.");
+ABSL_FLAG(bool, overwrite, false, "batch: redo pairs whose output exists.");
+ABSL_FLAG(double, rate, 0, "load: requests per second (0 = closed loop at --concurrency).");
+ABSL_FLAG(double, duration, 0, "load: seconds to run (0 = use --count).");
+ABSL_FLAG(int64_t, count, 100, "load: number of requests.");
+ABSL_FLAG(bool, json, false, "load/info: print JSON.");
+
+namespace {
+using namespace ctrlfuse;
+namespace fs = std::filesystem;
+
+int Fail(const absl::Status& s) {
+  std::cerr << "error: " << s << std::endl;
+  return 1;
+}
+
+client::PromptSpec PromptFromFlags(const std::string& mask_override = "") {
+  client::PromptSpec p;
+  p.mask_file = mask_override.empty() ? absl::GetFlag(FLAGS_mask) : mask_override;
+  p.boxes = absl::GetFlag(FLAGS_boxes);
+  p.points = absl::GetFlag(FLAGS_points);
+  p.text = absl::GetFlag(FLAGS_text);
+  return p;
+}
+
+client::OutputSpec OutputFromFlags() {
+  client::OutputSpec o;
+  o.colour = absl::GetFlag(FLAGS_colour);
+  o.encoding = absl::GetFlag(FLAGS_encoding);
+  o.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
+  o.return_masks = absl::GetFlag(FLAGS_masks);
+  for (auto m : absl::StrSplit(absl::GetFlag(FLAGS_metrics), ',', absl::SkipEmpty())) o.metrics.emplace_back(m);
+  return o;
+}
+
+// Writes the fused image and masks of `resp` under out_dir/name*.
+absl::Status WriteOutputs(const v1::FuseResponse& resp, const std::string& out_dir, const std::string& name) {
+  fs::create_directories(out_dir);
+  if (auto s = client::SaveImage(resp.fused(), out_dir + "/" + name + "." + client::Extension(resp.fused())); !s.ok())
+    return s;
+  for (const auto& m : resp.masks())
+    if (auto s = client::SaveImage(m.image(), out_dir + "/" + name + "_" + client::MaskKindName(m.kind()) + ".png");
+        !s.ok())
+      return s;
+  return absl::OkStatus();
+}
+
+std::string MetricsLine(const v1::FuseResponse& resp) {
+  std::string s;
+  std::vector<std::pair<std::string, double>> m(resp.metrics().begin(), resp.metrics().end());
+  std::sort(m.begin(), m.end());
+  for (const auto& [k, v] : m) absl::StrAppend(&s, " ", k, "=", v);
+  return s;
+}
+
+// Pairs of a folder run: infrared files with a visible file of the same name.
+struct Pair {
+  std::string name, ir, vis, mask;
+};
+std::vector<Pair> ListPairs(std::vector<std::string>* unmatched) {
+  std::vector<Pair> pairs;
+  const std::string ir_dir = absl::GetFlag(FLAGS_ir_dir), vis_dir = absl::GetFlag(FLAGS_vis_dir),
+                    mask_dir = absl::GetFlag(FLAGS_mask_dir);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(ir_dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    Pair p{f.stem().string(), f.string(), (fs::path(vis_dir) / f.filename()).string(), ""};
+    if (!fs::exists(p.vis)) {
+      unmatched->push_back(f.filename().string());
+      continue;
+    }
+    if (!mask_dir.empty() && fs::exists(fs::path(mask_dir) / f.filename())) p.mask = (fs::path(mask_dir) / f.filename()).string();
+    pairs.push_back(p);
+  }
+  return pairs;
+}
+
+int RunFuse(client::FusionClient& c) {
+  const std::string ir = absl::GetFlag(FLAGS_ir), vis = absl::GetFlag(FLAGS_vis);
+  if (ir.empty() || vis.empty()) return Fail(absl::InvalidArgumentError("fuse needs --ir and --vis"));
+  std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) name = fs::path(ir).stem().string();
+  auto req = client::BuildRequest(name, ir, vis, PromptFromFlags(), OutputFromFlags());
+  if (!req.ok()) return Fail(req.status());
+  auto resp = c.Fuse(*req);
+  if (!resp.ok()) return Fail(resp.status());
+  if (auto s = WriteOutputs(*resp, absl::GetFlag(FLAGS_out_dir), name); !s.ok()) return Fail(s);
+  const auto& t = resp->timings();
+  std::cout << name << ": OK total " << t.total_seconds() * 1e3 << " ms (queue " << t.queue_seconds() * 1e3
+            << ", compute " << t.compute_seconds() * 1e3 << ", batch " << t.batch_size()
+            << (t.cache_hit() ? ", cache hit" : "") << ")" << MetricsLine(*resp) << std::endl;
+  return 0;
+}
+
+int RunBatch(client::FusionClient& c) {
+  std::vector<std::string> unmatched;
+  auto pairs = ListPairs(&unmatched);
+  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  const bool overwrite = absl::GetFlag(FLAGS_overwrite);
+  std::vector<Pair> todo;
+  size_t skipped = 0;
+  for (const auto& p : pairs) {
+    if (!overwrite && (fs::exists(out_dir + "/" + p.name + ".png") || fs::exists(out_dir + "/" + p.name + ".jpg"))) {
+      ++skipped;
+    } else {
+      todo.push_back(p);
+    }
+  }
+  std::mutex mu;
+  std::vector<std::string> failures;
+  for (const auto& u : unmatched) failures.push_back(u + ": no visible image of the same name");
+  std::atomic<size_t> next{0}, done{0};
+  client::Progress progress("batch", todo.size());
+  std::vector<std::thread> workers;
+  for (int w = 0; w < std::max(1, absl::GetFlag(FLAGS_concurrency)); ++w) {
+    workers.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+        const Pair& p = todo[i];
+        absl::Status s;
+        auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
+        if (!req.ok()) {
+          s = req.status();
+        } else {
+          auto resp = c.Fuse(*req);
+          s = resp.ok() ? WriteOutputs(*resp, out_dir, p.name) : resp.status();
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (!s.ok()) failures.push_back(absl::StrCat(p.name, ": ", s.ToString()));
+        progress.Update(++done, failures.size() - unmatched.size());
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  progress.Finish();
+  std::cout << "batch: " << todo.size() - (failures.size() - unmatched.size()) << " fused, " << skipped
+            << " skipped (output exists), " << failures.size() << " failed" << std::endl;
+  for (const auto& f : failures) std::cout << "  failed " << f << std::endl;
+  return failures.empty() ? 0 : 1;
+}
+
+int RunStream(client::FusionClient& c) {
+  std::vector<std::string> unmatched;
+  auto pairs = ListPairs(&unmatched);
+  for (const auto& u : unmatched) std::cerr << "skipping " << u << ": no visible image of the same name" << std::endl;
+  std::vector<v1::FuseRequest> requests;
+  for (const auto& p : pairs) {
+    auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
+    if (!req.ok()) return Fail(req.status());
+    requests.push_back(std::move(*req));
+  }
+  int failed = 0;
+  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  auto s = c.FuseStream(requests, [&](const v1::StreamFuseResponse& r) {
+    const auto code = static_cast<absl::StatusCode>(r.code());
+    std::cout << r.response().id() << ": " << absl::StatusCodeToString(code);
+    if (code == absl::StatusCode::kOk) {
+      if (auto w = WriteOutputs(r.response(), out_dir, r.response().id()); !w.ok()) std::cout << " (write failed: " << w << ")";
+      std::cout << " batch " << r.response().timings().batch_size() << MetricsLine(r.response());
+    } else {
+      ++failed;
+      std::cout << " " << r.message();
+    }
+    std::cout << std::endl;
+  });
+  if (!s.ok()) return Fail(s);
+  std::cout << "stream: " << requests.size() << " frames, " << failed << " failed" << std::endl;
+  return failed ? 1 : 0;
+}
+
+int RunLoad(client::FusionClient& c) {
+  auto req = client::BuildRequest("load", absl::GetFlag(FLAGS_ir), absl::GetFlag(FLAGS_vis), PromptFromFlags(),
+                                  OutputFromFlags());
+  if (!req.ok()) return Fail(req.status());
+  client::LoadOptions o;
+  o.concurrency = absl::GetFlag(FLAGS_concurrency);
+  o.rate = absl::GetFlag(FLAGS_rate);
+  o.duration_seconds = absl::GetFlag(FLAGS_duration);
+  o.count = absl::GetFlag(FLAGS_count);
+  auto report = client::RunLoad(c, *req, o);
+  std::cout << (absl::GetFlag(FLAGS_json) ? report.Json() + "\n" : report.Table());
+  return report.codes.size() == 1 && report.codes.count("OK") ? 0 : 1;
+}
+
+int RunInfo(client::FusionClient& c) {
+  auto info = c.GetModelInfo();
+  if (!info.ok()) return Fail(info.status());
+  std::cout << info->DebugString();
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "ctrlfuse-client COMMAND [flags]\n"
+      "  fuse    --ir A --vis B [--mask M | --boxes .. | --points .. | --text ..] [--out_dir out]\n"
+      "  batch   --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out] [--concurrency 4] [--overwrite]\n"
+      "  stream  --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out]   (frames in file-name order)\n"
+      "  load    --ir A --vis B [--mask M] [--concurrency 8 | --rate R] [--duration S | --count N] [--json]\n"
+      "  info    the server's model and limits");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() < 2) {
+    std::cerr << absl::ProgramUsageMessage() << std::endl;
+    return 2;
+  }
+  const std::string command = args[1];
+  client::ClientOptions o;
+  o.address = absl::GetFlag(FLAGS_server);
+  o.ca_file = absl::GetFlag(FLAGS_ca);
+  o.cert_file = absl::GetFlag(FLAGS_cert);
+  o.key_file = absl::GetFlag(FLAGS_key);
+  o.deadline_seconds = absl::GetFlag(FLAGS_deadline);
+  o.retries = absl::GetFlag(FLAGS_retries);
+  auto c = client::FusionClient::Create(o);
+  if (!c.ok()) return Fail(c.status());
+  if (command == "fuse") return RunFuse(**c);
+  if (command == "batch") return RunBatch(**c);
+  if (command == "stream") return RunStream(**c);
+  if (command == "load") return RunLoad(**c);
+  if (command == "info") return RunInfo(**c);
+  std::cerr << "unknown command '" << command << "'\n" << absl::ProgramUsageMessage() << std::endl;
+  return 2;
+}

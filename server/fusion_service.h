@@ -1,0 +1,48 @@
+// ctrlfuse.v1.FusionService over gRPC's synchronous API: each call runs the
+// pipeline on its handler thread; streams read ahead a bounded window of
+// requests (so stream frames batch together) and write responses in order,
+// one outstanding write at a time.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+
+#include "ctrlfuse/v1/fusion.grpc.pb.h"
+#include "server/fusion_pipeline.h"
+#include "server/metrics.h"
+
+namespace ctrlfuse::server {
+
+class FusionServiceImpl final : public v1::FusionService::Service {
+ public:
+  // `stream_window`: requests of one stream in flight at once; a slow reader
+  // stalls its own stream at this depth, never the server.
+  FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info, size_t stream_window);
+
+  // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
+  void SetServing(bool serving) { serving_ = serving; }
+
+  grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request,
+                    v1::FuseResponse* response) override;
+  grpc::Status FuseStream(grpc::ServerContext* context,
+                          grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) override;
+  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+                            v1::ModelInfo* response) override;
+
+ private:
+  absl::StatusOr<v1::FuseResponse> FuseOne(grpc::ServerContext* context, const v1::FuseRequest& request,
+                                           const char* method);
+
+  FusionPipeline* pipeline_;
+  Metrics* metrics_;
+  const v1::ModelInfo info_;
+  const size_t stream_window_;
+  std::atomic<bool> serving_{false};
+};
+
+// absl::Status and grpc::Status share code numbers.
+grpc::Status ToGrpc(const absl::Status& s);
+const char* CodeName(absl::StatusCode code);
+
+}  // namespace ctrlfuse::server

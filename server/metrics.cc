@@ -1,0 +1,128 @@
+#include "server/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace ctrlfuse::server {
+namespace {
+
+// Latencies seen here run from ~1 ms (decode of a small pair on a GPU) to
+// tens of seconds (ViT-H on a CPU).
+const prometheus::Histogram::BucketBoundaries kSecondsBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+
+// process_cpu_seconds_total and process_resident_memory_bytes from /proc,
+// read on each scrape.
+class ProcessCollector : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    std::ifstream stat("/proc/self/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the ")" that ends the command name; utime, stime are 14, 15.
+    std::istringstream rest(content.substr(content.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    const double ticks = double(sysconf(_SC_CLK_TCK));
+    prometheus::MetricFamily cpu{"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                                 prometheus::MetricType::Counter, {}};
+    prometheus::ClientMetric c;
+    c.counter.value = (utime + stime) / ticks;
+    cpu.metric.push_back(c);
+    out.push_back(cpu);
+
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    prometheus::MetricFamily rss{"process_resident_memory_bytes", "Resident memory size in bytes.",
+                                 prometheus::MetricType::Gauge, {}};
+    prometheus::ClientMetric r;
+    r.gauge.value = double(resident) * double(sysconf(_SC_PAGESIZE));
+    rss.metric.push_back(r);
+    out.push_back(rss);
+    return out;
+  }
+};
+
+prometheus::Histogram* Seconds(prometheus::Registry& reg, const std::string& name, const std::string& help) {
+  return &prometheus::BuildHistogram().Name(name).Help(help).Register(reg).Add({}, kSecondsBuckets);
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& reg = *registry_;
+  requests_ = &prometheus::BuildCounter().Name("ctrlfuse_requests_total")
+                   .Help("Fusion requests (stream messages count one each) by gRPC method and status code.")
+                   .Register(reg);
+  failures_ = &prometheus::BuildCounter().Name("ctrlfuse_failures_total")
+                   .Help("Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented.")
+                   .Register(reg);
+  images_fused = &prometheus::BuildCounter().Name("ctrlfuse_images_fused_total")
+                      .Help("Images fused successfully.").Register(reg).Add({});
+  queued = &prometheus::BuildGauge().Name("ctrlfuse_queued_requests").Help("Requests waiting in the batcher.")
+                .Register(reg).Add({});
+  in_flight = &prometheus::BuildGauge().Name("ctrlfuse_inflight_requests")
+                   .Help("Requests accepted and not yet answered.").Register(reg).Add({});
+  request_seconds = Seconds(reg, "ctrlfuse_request_duration_seconds", "End-to-end time of a fusion request in the server.");
+  queue_seconds = Seconds(reg, "ctrlfuse_queue_duration_seconds", "Time from admission to the batch starting.");
+  decode_seconds = Seconds(reg, "ctrlfuse_decode_duration_seconds", "Image decoding and validation time.");
+  preprocess_seconds = Seconds(reg, "ctrlfuse_preprocess_duration_seconds", "Prompt resolution (boxes/points via SAM) and padding time.");
+  compute_seconds = Seconds(reg, "ctrlfuse_compute_duration_seconds", "Model time of the batch a request ran in (encode + decode).");
+  encode_seconds = Seconds(reg, "ctrlfuse_encode_duration_seconds", "Output image encoding time.");
+  batch_size = &prometheus::BuildHistogram().Name("ctrlfuse_batch_size").Help("Size of the batches run by the model.")
+                    .Register(reg).Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 3, 4, 6, 8, 12, 16, 24, 32});
+  padding_ratio = &prometheus::BuildHistogram().Name("ctrlfuse_padding_ratio")
+                       .Help("Fraction of a bucket's pixels that were padding (pad-to-bucket policy).")
+                       .Register(reg).Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
+  cache_hits = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_hits_total").Help("Encode-cache hits.").Register(reg).Add({});
+  cache_misses = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_misses_total").Help("Encode-cache misses.").Register(reg).Add({});
+  cache_evictions = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_evictions_total").Help("Encode-cache evictions.").Register(reg).Add({});
+  cache_bytes = &prometheus::BuildGauge().Name("ctrlfuse_encode_cache_bytes").Help("Bytes held by the encode cache.").Register(reg).Add({});
+  model_info_ = &prometheus::BuildGauge().Name("ctrlfuse_model_info").Help("The loaded model (value 1).").Register(reg);
+  quality_ = &prometheus::BuildHistogram().Name("ctrlfuse_fusion_quality")
+                  .Help("Fusion quality metrics computed on request, by metric name.").Register(reg);
+}
+
+Metrics::~Metrics() = default;
+
+std::string Metrics::Serve(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address);
+    exposer_->RegisterCollectable(registry_);
+    exposer_->RegisterCollectable(std::make_shared<ProcessCollector>());
+  } catch (const std::exception& e) {
+    return std::string("metrics endpoint on ") + address + ": " + e.what();
+  }
+  return "";
+}
+
+void Metrics::CountRequest(const std::string& method, const std::string& code) {
+  requests_->Add({{"method", method}, {"code", code}}).Increment();
+}
+
+void Metrics::CountFailure(FailureReason reason) {
+  static const char* names[] = {"rejected", "deadline", "cancelled", "invalid", "internal", "unimplemented"};
+  failures_->Add({{"reason", names[static_cast<int>(reason)]}}).Increment();
+}
+
+void Metrics::SetModelInfo(const std::string& config, const std::string& device, const std::string& precision) {
+  model_info_->Add({{"config", config}, {"device", device}, {"precision", precision}}).Set(1);
+}
+
+void Metrics::ObserveQuality(const std::string& metric, double value) {
+  // Wide, metric-agnostic buckets: the metrics span 0..~65 (PSNR).
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.5, 2, 3, 5, 8, 12, 20, 40, 60, 70};
+  quality_->Add({{"metric", metric}}, kBuckets).Observe(value);
+}
+
+}  // namespace ctrlfuse::server

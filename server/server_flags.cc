@@ -1,0 +1,87 @@
+#include "server/server_flags.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+ABSL_FLAG(std::string, config, "tiny", "Model configuration: vit_h (the release), vit_l, vit_b or tiny.");
+ABSL_FLAG(std::string, checkpoint, "",
+          "Weights: a ctrlfuse-serve checkpoint, the official CtrlFuse file, or an official SAM file "
+          "(SAM part only). Empty: the bundled demo model when --config=tiny and it exists, else seeded "
+          "random weights.");
+ABSL_FLAG(std::string, bundled_model, CTRLFUSE_BUNDLED_MODEL, "Path of the bundled demo model (tiny).");
+ABSL_FLAG(uint64_t, seed, 0, "Seed for random weights when no checkpoint is loaded.");
+ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N.");
+ABSL_FLAG(std::string, precision, "fp32", "fp32; on CUDA also fp16 or bf16.");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
+ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it).");
+ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = off).");
+ABSL_FLAG(int, max_batch_size, 4, "Largest batch the model runs.");
+ABSL_FLAG(double, max_queue_delay_ms, 5.0,
+          "Longest a request waits for its batch to fill, counted from the oldest queued request.");
+ABSL_FLAG(int, max_queued, 64, "Requests waiting across all buckets before new ones get UNAVAILABLE.");
+ABSL_FLAG(int, executors, 1, "Executor threads (model instances) pulling batches.");
+ABSL_FLAG(int64_t, cache_mb, 256, "Encode-cache capacity in MiB (0 = off).");
+ABSL_FLAG(std::string, pad_buckets, "",
+          "Pad-to-bucket policy: comma-separated WxH sizes requests are padded up to (smallest that "
+          "fits) so mixed resolutions share batches. Empty: one bucket per exact size.");
+ABSL_FLAG(std::string, warmup_sizes, "320x240",
+          "Sizes warmed up at every batch size before SERVING (ignored when --pad_buckets is set: "
+          "those are warmed instead).");
+ABSL_FLAG(uint64_t, max_pixels, 16777216, "Largest image (width*height), checked from the header.");
+ABSL_FLAG(int64_t, max_message_bytes, 64ll << 20, "gRPC send/receive message limit in bytes.");
+ABSL_FLAG(int, drain_seconds, 20, "On SIGTERM/SIGINT: how long in-flight calls may take to finish.");
+ABSL_FLAG(int, stream_window, 4, "Requests of one stream processed at once (read-ahead depth).");
+
+namespace ctrlfuse::server {
+
+absl::StatusOr<std::vector<cv::Size>> ParseSizes(const std::string& text, const std::string& flag) {
+  std::vector<cv::Size> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::vector<std::string> wh = absl::StrSplit(part, 'x');
+    int w = 0, h = 0;
+    if (wh.size() != 2 || !absl::SimpleAtoi(wh[0], &w) || !absl::SimpleAtoi(wh[1], &h) || w <= 0 || h <= 0)
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", part, "' is not WxH"));
+    out.emplace_back(w, h);
+  }
+  return out;
+}
+
+api::EngineOptions EngineOptionsFromFlags() {
+  api::EngineOptions o;
+  o.config = absl::GetFlag(FLAGS_config);
+  o.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+  if (o.checkpoint.empty() && o.config == "tiny") {
+    const std::string bundled = absl::GetFlag(FLAGS_bundled_model);
+    if (FILE* f = std::fopen(bundled.c_str(), "rb")) {
+      std::fclose(f);
+      o.checkpoint = bundled;
+    }
+  }
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.device = absl::GetFlag(FLAGS_device);
+  o.precision = absl::GetFlag(FLAGS_precision);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  return o;
+}
+
+absl::StatusOr<PipelineOptions> PipelineOptionsFromFlags() {
+  PipelineOptions o;
+  if (absl::GetFlag(FLAGS_max_batch_size) < 1) return absl::InvalidArgumentError("--max_batch_size must be >= 1");
+  if (absl::GetFlag(FLAGS_max_queued) < 1) return absl::InvalidArgumentError("--max_queued must be >= 1");
+  o.batching.max_batch_size = size_t(absl::GetFlag(FLAGS_max_batch_size));
+  o.batching.max_queue_delay = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double, std::milli>(absl::GetFlag(FLAGS_max_queue_delay_ms)));
+  o.batching.max_queued = size_t(absl::GetFlag(FLAGS_max_queued));
+  o.executors = absl::GetFlag(FLAGS_executors);
+  o.cache_bytes = absl::GetFlag(FLAGS_cache_mb) << 20;
+  auto buckets = ParseSizes(absl::GetFlag(FLAGS_pad_buckets), "pad_buckets");
+  if (!buckets.ok()) return buckets.status();
+  o.pad_buckets = *buckets;
+  o.limits.max_pixels = absl::GetFlag(FLAGS_max_pixels);
+  return o;
+}
+
+}  // namespace ctrlfuse::server
