@@ -138,6 +138,6 @@ int main(int argc, char** argv) {
   // running on the executors) until the deadline, then cancels the rest.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(drain));
   pipeline.Stop();
-  Log("drained; exiting");
+  Log(absl::StrCat("drained; exiting (", int64_t(metrics.images_fused->Value()), " images fused)"));
   return 0;
 }

@@ -98,7 +98,8 @@ std::string Metrics::Serve(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address);
     exposer_->RegisterCollectable(registry_);
-    exposer_->RegisterCollectable(std::make_shared<ProcessCollector>());
+    process_ = std::make_shared<ProcessCollector>();
+    exposer_->RegisterCollectable(process_);
   } catch (const std::exception& e) {
     return std::string("metrics endpoint on ") + address + ": " + e.what();
   }

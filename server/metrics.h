@@ -14,6 +14,7 @@
 
 namespace prometheus {
 class Exposer;
+class Collectable;
 }
 
 namespace ctrlfuse::server {
@@ -47,6 +48,8 @@ class Metrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  // The Exposer keeps only weak references: collectables live here.
+  std::shared_ptr<prometheus::Collectable> process_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* failures_;
   prometheus::Family<prometheus::Gauge>* model_info_;

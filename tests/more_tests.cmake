@@ -1,0 +1,54 @@
+# Tests of the layers above model/ (need gRPC, OpenCV, prometheus-cpp).
+# Included from tests/CMakeLists.txt when the full tree is built.
+
+# grpc.health.v1 client stubs for the process test (Debian's grpc-proto).
+find_file(CTRLFUSE_HEALTH_PROTO health.proto PATHS /usr/share/grpc-proto/grpc/health/v1 NO_DEFAULT_PATH REQUIRED)
+get_filename_component(_health_root "${CTRLFUSE_HEALTH_PROTO}" DIRECTORY)
+get_filename_component(_health_root "${_health_root}/../../.." ABSOLUTE)
+set(_gen ${CMAKE_CURRENT_BINARY_DIR}/health_gen/grpc/health/v1)
+add_custom_command(
+  OUTPUT ${_gen}/health.pb.cc ${_gen}/health.pb.h ${_gen}/health.grpc.pb.cc ${_gen}/health.grpc.pb.h
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/health_gen
+  COMMAND protobuf::protoc --cpp_out=${CMAKE_CURRENT_BINARY_DIR}/health_gen
+          --grpc_out=${CMAKE_CURRENT_BINARY_DIR}/health_gen
+          --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+          -I ${_health_root} grpc/health/v1/health.proto
+  DEPENDS ${CTRLFUSE_HEALTH_PROTO})
+add_library(ctrlfuse_health_proto STATIC ${_gen}/health.pb.cc ${_gen}/health.grpc.pb.cc)
+target_link_libraries(ctrlfuse_health_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
+target_include_directories(ctrlfuse_health_proto PUBLIC ${CMAKE_CURRENT_BINARY_DIR}/health_gen)
+
+add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc)
+target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core GTest::gtest GTest::gtest_main)
+gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
+
+add_executable(server_tests server/server_test.cc)
+target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_quality
+  ctrlfuse_civetweb_fix GTest::gtest GTest::gtest_main)
+# One process for the suite: the shared servers start once (an Exposer takes
+# ~2 s to stop).
+add_test(NAME server_tests COMMAND server_tests)
+set_tests_properties(server_tests PROPERTIES LABELS server TIMEOUT 900)
+
+add_executable(process_tests server/process_test.cc)
+target_link_libraries(process_tests PRIVATE ctrlfuse_client ctrlfuse_health_proto ctrlfuse_image GTest::gtest GTest::gtest_main)
+target_compile_definitions(process_tests PRIVATE CTRLFUSE_SERVER_BINARY="$<TARGET_FILE:ctrlfuse-server>")
+add_dependencies(process_tests ctrlfuse-server)
+add_test(NAME process_tests COMMAND process_tests)
+set_tests_properties(process_tests PROPERTIES LABELS server TIMEOUT 600)
+
+foreach(t server_unit_tests server_tests process_tests)
+  target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(${t} PRIVATE ${CTRLFUSE_WARNINGS})
+endforeach()
+
+add_executable(quality_tests quality/quality_test.cc)
+target_link_libraries(quality_tests PRIVATE ctrlfuse_quality opencv_imgcodecs GTest::gtest GTest::gtest_main)
+target_include_directories(quality_tests PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(quality_tests PRIVATE CTRLFUSE_EVAL_BINARY="$<TARGET_FILE:ctrlfuse-eval>")
+add_dependencies(quality_tests ctrlfuse-eval)
+gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
+
+# The client's commands against a real ctrlfuse-server process.
+add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(client_cli PROPERTIES LABELS client TIMEOUT 900)

@@ -1,0 +1,159 @@
+// Quality metrics against values known on paper, invariances, and second
+// implementations (scikit-image's SSIM; a direct histogram MI).
+#include <gtest/gtest.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "quality/metrics.h"
+
+namespace ctrlfuse::quality {
+namespace {
+
+cv::Mat Random(int h, int w, uint64_t seed, double lo = 0, double hi = 255) {
+  cv::Mat m(h, w, CV_64F);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  for (auto it = m.begin<double>(); it != m.end<double>(); ++it) *it = std::round(u(rng));
+  return m;
+}
+
+cv::Mat Smooth(const cv::Mat& m) {
+  cv::Mat out;
+  cv::GaussianBlur(m, out, cv::Size(5, 5), 1.5);
+  out.forEach<double>([](double& v, const int*) { v = std::round(v); });
+  return out;
+}
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST(QualityTest, ConstantImageHasNoInformation) {
+  cv::Mat c(20, 30, CV_64F, cv::Scalar(77));
+  EXPECT_DOUBLE_EQ(Entropy(c), 0);
+  EXPECT_DOUBLE_EQ(StandardDeviation(c), 0);
+  EXPECT_DOUBLE_EQ(SpatialFrequency(c), 0);
+  EXPECT_DOUBLE_EQ(AverageGradient(c), 0);
+}
+
+TEST(QualityTest, TwoLevelImageHasOneBitAndKnownSd) {
+  cv::Mat m(10, 10, CV_64F, cv::Scalar(0));
+  m(cv::Rect(0, 0, 5, 10)).setTo(200);
+  EXPECT_NEAR(Entropy(m), 1.0, 1e-12);
+  EXPECT_NEAR(StandardDeviation(m), 100.0, 1e-9);  // population SD of {0,200} halves
+}
+
+TEST(QualityTest, RampHasKnownSpatialFrequencyAndAverageGradient) {
+  const int m = 12, n = 16;
+  cv::Mat ramp(m, n, CV_64F);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) ramp.at<double>(i, j) = 3.0 * j;
+  // Vertical differences are 0, horizontal ones 3: SF = 3.
+  EXPECT_NEAR(SpatialFrequency(ramp), 3.0, 1e-12);
+  // Gx = 3 everywhere (central and one-sided), Gy = 0: s = 3/sqrt(2).
+  EXPECT_NEAR(AverageGradient(ramp), m * n * 3.0 / std::sqrt(2.0) / ((m - 1.0) * (n - 1.0)), 1e-9);
+}
+
+TEST(QualityTest, IdenticalSourcesAndFusedGiveThePerfectScores) {
+  cv::Mat a = Smooth(Random(40, 50, 1));
+  auto v = Compute(a, a, a, MetricNames());
+  EXPECT_NEAR(v["SSIM"], 2.0, 1e-9);
+  EXPECT_DOUBLE_EQ(v["MSE"], 0.0);
+  EXPECT_NEAR(v["PSNR"], 20 * std::log10(255.0 / 1e-5), 1e-6);  // MSE floored at 1e-10
+  EXPECT_NEAR(v["CC"], 1.0, 1e-12);
+  EXPECT_NEAR(v["VIF"], 2.0, 1e-6);
+  EXPECT_NEAR(v["Nabf"], 0.0, 1e-12);  // no gradient exceeds both sources (up to rounding)
+  EXPECT_NEAR(v["MI"], 2 * Entropy(a), 1e-9);
+}
+
+TEST(QualityTest, QabfIsScaleInvariantAndSymmetricInTheSources) {
+  cv::Mat a = Smooth(Random(30, 40, 2)), b = Smooth(Random(30, 40, 3)), f = Smooth((a + b) / 2);
+  const double q = Qabf(a, b, f);
+  EXPECT_GT(q, 0.0);
+  EXPECT_LT(q, 1.0);
+  EXPECT_NEAR(Qabf(a * 3, b * 3, f * 3), q, 1e-12);
+  EXPECT_NEAR(Qabf(b, a, f), q, 1e-12);
+  // Fusing with one source only transfers that source's edges: lower score.
+  EXPECT_LT(Qabf(a, b, a), Qabf(a, b, f) + 0.5);
+  EXPECT_NEAR(Ssim(a, f), Ssim(f, a), 1e-12);
+  EXPECT_NEAR(MutualInformation(a, f), MutualInformation(f, a), 1e-12);
+}
+
+TEST(QualityTest, MutualInformationMatchesADirectHistogram) {
+  cv::Mat a = Random(25, 35, 4, 0, 15), f = Smooth(Random(25, 35, 5, 0, 15));
+  std::map<std::pair<int, int>, double> joint;
+  std::map<int, double> pa, pf;
+  const double n = double(a.total());
+  for (int i = 0; i < a.rows; ++i)
+    for (int j = 0; j < a.cols; ++j) {
+      const int x = int(a.at<double>(i, j)), y = int(f.at<double>(i, j));
+      joint[{x, y}] += 1 / n;
+      pa[x] += 1 / n;
+      pf[y] += 1 / n;
+    }
+  double mi = 0;  // sum p(x,y) log2 p(x,y) / (p(x) p(y))
+  for (const auto& [xy, p] : joint) mi += p * std::log2(p / (pa[xy.first] * pf[xy.second]));
+  EXPECT_NEAR(MutualInformation(a, f), mi, 1e-9);
+  // Independent noise shares almost no information.
+  EXPECT_LT(MutualInformation(Random(200, 200, 6), Random(200, 200, 7)), 0.4 * Entropy(Random(200, 200, 6)));
+}
+
+TEST(QualityTest, SsimAgreesWithScikitImage) {
+  cv::Mat x = Smooth(Random(48, 64, 8)), y = Smooth(Random(48, 64, 9)) * 0.5 + x * 0.5;
+  y.forEach<double>([](double& v, const int*) { v = std::round(v); });
+  const std::string dir = ::testing::TempDir();
+  cv::Mat x8, y8;
+  x.convertTo(x8, CV_8U);
+  y.convertTo(y8, CV_8U);
+  ASSERT_TRUE(cv::imwrite(dir + "/ssim_x.png", x8));
+  ASSERT_TRUE(cv::imwrite(dir + "/ssim_y.png", y8));
+  const std::string py =
+      "/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
+      "from skimage.metrics import structural_similarity as s; "
+      "a=np.asarray(Image.open('" + dir + "/ssim_x.png'),dtype=np.float64); "
+      "b=np.asarray(Image.open('" + dir + "/ssim_y.png'),dtype=np.float64); "
+      "print(repr(s(a,b,gaussian_weights=True,sigma=1.5,use_sample_covariance=False,data_range=255)))\"";
+  const std::string out = Shell(py);
+  ASSERT_FALSE(out.empty());
+  const double reference = std::stod(out);
+  cv::Mat xd, yd;
+  x8.convertTo(xd, CV_64F);
+  y8.convertTo(yd, CV_64F);
+  EXPECT_NEAR(Ssim(xd, yd), reference, 1e-6) << out;
+  EXPECT_LT(reference, 0.99);  // a real comparison, not two identical images
+}
+
+TEST(QualityTest, ColourAndSixteenBitInputsBecomeGrey255) {
+  cv::Mat c(4, 4, CV_8UC3, cv::Scalar(10, 20, 30));
+  EXPECT_NEAR(ToGrey255(c).at<double>(0, 0), std::round(0.114 * 10 + 0.587 * 20 + 0.299 * 30), 1.0);
+  cv::Mat s(4, 4, CV_16UC1, cv::Scalar(65535));
+  EXPECT_DOUBLE_EQ(ToGrey255(s).at<double>(2, 2), 255.0);
+}
+
+TEST(QualityTest, EvalToolPrintsEveryMetricAsJson) {
+  const std::string dir = ::testing::TempDir();
+  cv::Mat a8, b8, f8;
+  Smooth(Random(40, 48, 10)).convertTo(a8, CV_8U);
+  Smooth(Random(40, 48, 11)).convertTo(b8, CV_8U);
+  cv::addWeighted(a8, 0.5, b8, 0.5, 0, f8);
+  ASSERT_TRUE(cv::imwrite(dir + "/eval_a.png", a8) && cv::imwrite(dir + "/eval_b.png", b8) && cv::imwrite(dir + "/eval_f.png", f8));
+  const std::string json = Shell(std::string(CTRLFUSE_EVAL_BINARY) + " --json --ir " + dir + "/eval_a.png --vis " + dir +
+                               "/eval_b.png --fused " + dir + "/eval_f.png");
+  const std::string check = Shell("echo '" + json + "' | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); "
+                                "print(','.join(sorted(d)), all(isinstance(v,(int,float)) for v in d.values()))\"");
+  EXPECT_EQ(check, "AG,CC,EN,MI,MSE,Nabf,PSNR,Qabf,SCD,SD,SF,SSIM,VIF True\n") << json;
+}
+
+}  // namespace
+}  // namespace ctrlfuse::quality

@@ -1,0 +1,133 @@
+// ctrlfuse-server as a process: health goes NOT_SERVING -> SERVING after
+// warm-up, /metrics answers, and SIGTERM under load from 16 clients drains:
+// every call is answered OK or refused UNAVAILABLE, nothing accepted is
+// lost, and the process exits 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "client/fusion_client.h"
+#include "tests/server/test_net.h"
+
+extern char** environ;
+
+namespace ctrlfuse {
+namespace {
+
+struct ServerProcess {
+  pid_t pid = -1;
+  int port = 0, metrics_port = 0;
+  std::string log_path;
+
+  bool Start(const std::vector<std::string>& extra) {
+    metrics_port = testing::FreePort();
+    log_path = ::testing::TempDir() + "/server_" + std::to_string(getpid()) + ".log";
+    const std::string out_path = log_path + ".out";
+    std::vector<std::string> args = {CTRLFUSE_SERVER_BINARY, "--port=0", "--host=127.0.0.1",
+                                     "--metrics_port=" + std::to_string(metrics_port)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) return false;
+    for (int i = 0; i < 600 && port == 0; ++i) {  // the server prints "port N" once listening
+      std::ifstream out(out_path);
+      std::string word;
+      if (out >> word >> port && word == "port") break;
+      port = 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return port != 0;
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string Log() const {
+    std::ifstream f(log_path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  }
+};
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& ch) {
+  auto stub = grpc::health::v1::Health::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  auto s = stub->Check(&ctx, req, &resp);
+  return s.ok() ? resp.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+}
+
+TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
+  ServerProcess p;
+  // Warm-up of a 320x240 bucket at batch sizes 1..4 takes seconds: long
+  // enough to observe NOT_SERVING first.
+  ASSERT_TRUE(p.Start({"--warmup_sizes=320x240,64x48", "--max_batch_size=4", "--max_queue_delay_ms=20",
+                       "--drain_seconds=60"}))
+      << p.Log();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(p.port), grpc::InsecureChannelCredentials());
+  using HS = grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(Health(channel), HS::NOT_SERVING);
+  for (int i = 0; i < 600 && Health(channel) != HS::SERVING; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(Health(channel), HS::SERVING) << p.Log();
+  auto metrics = testing::ParseMetrics(testing::HttpGet(p.metrics_port, "/metrics"));
+  EXPECT_EQ(metrics.at("ctrlfuse_images_fused_total"), 0);
+
+  client::ClientOptions o;
+  o.address = "127.0.0.1:" + std::to_string(p.port);
+  o.retries = 0;
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::atomic<bool> sent_signal{false};
+  std::mutex mu;
+  std::vector<std::string> others;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&, i] {
+      auto c = std::move(*client::FusionClient::Create(o));
+      for (int k = 0; k < 200; ++k) {
+        auto r = c->Fuse(testing::SceneRequest(uint64_t(1000 + i), 64, 48));
+        if (r.ok()) {
+          ++ok;
+          continue;
+        }
+        if (r.status().code() == absl::StatusCode::kUnavailable) {
+          ++refused;
+        } else {
+          ++other;
+          std::lock_guard<std::mutex> l(mu);
+          others.push_back(r.status().ToString());
+        }
+        if (sent_signal) return;
+      }
+    });
+  }
+  while (ok < 40) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  sent_signal = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(p.Wait(), 0) << p.Log();
+  EXPECT_EQ(other, 0) << (others.empty() ? "" : others.front());
+  EXPECT_GT(refused, 0);
+  // Every request the server fused was answered to its client.
+  std::smatch m;
+  const std::string log = p.Log();
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("drained; exiting \\((\\d+) images fused\\)"))) << log;
+  EXPECT_EQ(std::stoi(m[1]), ok.load());
+}
+
+}  // namespace
+}  // namespace ctrlfuse
