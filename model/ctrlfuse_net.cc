@@ -71,7 +71,9 @@ Encoding CtrlFuseNetImpl::Encode(const torch::Tensor& vis, const torch::Tensor& 
   e.i_ref = image_decoder_(e.f_ref);
   // SAM is frozen in the release; the embedding never carries gradients
   // into I_ref (the release computes it under no_grad).
-  {
+  if (sam_trainable_ && is_training()) {
+    e.image_embedding = SamEmbedding(e.i_ref.detach());
+  } else {
     torch::NoGradGuard no_grad;
     e.image_embedding = SamEmbedding(e.i_ref.detach());
   }

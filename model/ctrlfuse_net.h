@@ -45,6 +45,11 @@ class CtrlFuseNetImpl : public torch::nn::Module {
   FusionOutput forward(const torch::Tensor& vis, const torch::Tensor& ir, const torch::Tensor& mask);
 
   const ModelConfig& config() const { return config_; }
+  // The release freezes SAM and embeds I_ref without gradients. With no SAM
+  // weights to start from (the tiny demo model) SAM trains too: then the
+  // image encoder runs with gradients (its input I_ref stays detached).
+  void set_sam_trainable(bool trainable) { sam_trainable_ = trainable; }
+  bool sam_trainable() const { return sam_trainable_; }
   sam::Sam sam_model{nullptr};
 
  private:
@@ -52,6 +57,7 @@ class CtrlFuseNetImpl : public torch::nn::Module {
   torch::Tensor BranchLogits(const Encoding& e, const torch::Tensor& tokens);
 
   ModelConfig config_;
+  bool sam_trainable_ = false;
   Conv1x1ReLU merge_v_{nullptr}, merge_i_{nullptr}, merge_2c_{nullptr};
   QueryDecoder decoder_v_{nullptr}, decoder_i_{nullptr};
   PromptSemanticFusion psfm_vis_{nullptr}, psfm_ir_{nullptr};

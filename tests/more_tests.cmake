@@ -52,3 +52,12 @@ gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
 # The client's commands against a real ctrlfuse-server process.
 add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_cli PROPERTIES LABELS client TIMEOUT 900)
+
+add_executable(train_tests train/train_test.cc)
+target_link_libraries(train_tests PRIVATE ctrlfuse_model ctrlfuse_train_data GTest::gtest GTest::gtest_main)
+target_include_directories(train_tests PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_options(train_tests PRIVATE ${CTRLFUSE_WARNINGS})
+if(CTRLFUSE_USE_PCH)
+  target_precompile_headers(train_tests REUSE_FROM ctrlfuse_model)
+endif()
+gtest_discover_tests(train_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Serving benchmark: served throughput under 16 concurrent clients beside the
+# model-only throughput at the same batch size (their ratio is the server's
+# efficiency), and the re-prompt latency with and without the encode cache.
+# usage: bench/serving_bench.sh [BUILD_DIR]   (tiny model, 320x240 scenes, CPU)
+set -euo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+B="${1:-$BUILD_DIR}"
+T="$(mktemp -d)"
+trap 'kill -TERM ${PID:-0} 2>/dev/null || true; rm -rf "$T"' EXIT
+"$B/tools/ctrlfuse-scenes" --out "$T/s" --count 2 --width 320 --height 240 >/dev/null
+IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
+
+start_server() {  # args: extra flags
+  "$B/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 320x240 "$@" \
+    >"$T/out" 2>"$T/log" &
+  PID=$!
+  for _ in $(seq 1 600); do grep -q "ready: SERVING" "$T/log" && break; sleep 0.2; done
+  PORT="$(awk '/^port /{print $2}' "$T/out")"
+}
+stop_server() { kill -TERM "$PID"; wait "$PID" || true; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+
+echo "| max batch | model-only images/s (320x240, same batch) | served images/s (16 clients) | efficiency | p50 ms | p99 ms | mean batch |"
+echo "|---|---|---|---|---|---|---|"
+for mb in 1 4; do
+  model=$("$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$9); print $9}')
+  # Cache off: every request runs the encoder, as distinct pairs would.
+  start_server --max_batch_size "$mb" --max_queue_delay_ms 20 --cache_mb 0
+  "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" load --ir "$IR" --vis "$VIS" --mask "$MASK" \
+    --concurrency 16 --count 96 --masks=false --json >"$T/load.json"
+  stop_server
+  served=$(json "$T/load.json" "'%.2f' % d['throughput']")
+  p50=$(json "$T/load.json" "'%.0f' % (1000*d['latency_seconds']['p50'])")
+  p99=$(json "$T/load.json" "'%.0f' % (1000*d['latency_seconds']['p99'])")
+  mean_batch=$(json "$T/load.json" "'%.2f' % (sum(int(k)*v for k,v in d['batch_sizes'].items())/sum(d['batch_sizes'].values()))")
+  eff=$(/usr/bin/python3 -c "print('%.0f%%' % (100*$served/$model))")
+  echo "| $mb | $model | $served | $eff | $p50 | $p99 | $mean_batch |"
+done
+
+echo
+echo "| re-prompt (same pair, new mask), 1 client | p50 ms | mean ms |"
+echo "|---|---|---|"
+for cache in 256 0; do
+  start_server --max_batch_size 1 --max_queue_delay_ms 0 --cache_mb "$cache"
+  "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" fuse --ir "$IR" --vis "$VIS" --mask "$MASK" --out_dir "$T/o" >/dev/null
+  "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" load --ir "$IR" --vis "$VIS" --mask "$T/s/mask/0001.png" \
+    --concurrency 1 --count 20 --masks=false --json >"$T/re.json"
+  stop_server
+  label=$([ "$cache" = 0 ] && echo "cache off (encode + decode)" || echo "cache on (decode only)")
+  echo "| $label | $(json "$T/re.json" "'%.0f' % (1000*d['latency_seconds']['p50'])") | $(json "$T/re.json" "'%.0f' % (1000*d['latency_seconds']['mean'])") |"
+done

@@ -1,0 +1,55 @@
+// Device and precision selection; on a machine with CUDA, the network on
+// the GPU (fp32, fp16, bf16) against the CPU result. Skipped without CUDA.
+#include <gtest/gtest.h>
+
+#include "model/device.h"
+#include "tests/model/test_util.h"
+
+namespace ctrlfuse::model {
+namespace {
+
+TEST(DeviceTest, ParsesAndRefusesWithReasons) {
+  Placement p;
+  EXPECT_EQ(ParsePlacement("cpu", "fp32", &p), "");
+  EXPECT_TRUE(p.device.is_cpu());
+  EXPECT_EQ(p.dtype, torch::kFloat32);
+  EXPECT_NE(ParsePlacement("cpu", "fp16", &p).find("needs a CUDA device"), std::string::npos);
+  EXPECT_NE(ParsePlacement("tpu", "fp32", &p).find("unknown device 'tpu'"), std::string::npos);
+  EXPECT_NE(ParsePlacement("cpu", "fp8", &p).find("unknown precision 'fp8'"), std::string::npos);
+  if (!CudaAvailable()) {
+    EXPECT_NE(ParsePlacement("cuda", "fp32", &p).find("no CUDA device"), std::string::npos);
+  }
+}
+
+TEST(DeviceTest, CudaMatchesCpuInEveryPrecision) {
+  if (!CudaAvailable()) GTEST_SKIP() << "no CUDA device";
+  auto net = testing::MakeTiny();
+  auto [vis, ir] = testing::SyntheticPair(2, 64, 96);
+  auto mask = testing::BoxMask(2, 64, 96, 10, 40, 10, 60);
+  torch::InferenceMode guard;
+  auto cpu = net->forward(vis, ir, mask);
+  for (const char* precision : {"fp32", "fp16", "bf16"}) {
+    Placement p;
+    ASSERT_EQ(ParsePlacement("cuda", precision, &p), "");
+    auto gpu_net = testing::MakeTiny();
+    gpu_net->to(p.device, p.dtype);
+    auto out = gpu_net->forward(vis.to(p.device, p.dtype), ir.to(p.device, p.dtype), mask.to(p.device, p.dtype));
+    const double tol = std::string(precision) == "fp32" ? 1e-3 : 5e-2;
+    auto diff = [](const torch::Tensor& a, const torch::Tensor& b) {
+      return (a.to(torch::kCPU, torch::kFloat32) - b).abs().max().item<double>();
+    };
+    // Thresholded masks can flip where a logit is ~0, so compare what is
+    // continuous: the reference image and the logits (relative to their range).
+    EXPECT_LT(diff(out.i_ref, cpu.i_ref), tol) << precision;
+    const double range = cpu.logit_mask_vis.abs().max().item<double>() + 1;
+    EXPECT_LT(diff(out.logit_mask_vis, cpu.logit_mask_vis) / range, tol) << precision;
+    // When no mask pixel flipped, the fused images agree too (a flip moves
+    // the decoder's whole 11x11 receptive field around it).
+    if (torch::equal(out.pred_mask.to(torch::kCPU), cpu.pred_mask)) {
+      EXPECT_LT(diff(out.fused, cpu.fused), tol) << precision;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ctrlfuse::model

@@ -1,0 +1,126 @@
+#include "tools/train_data.h"
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "image/scenes.h"
+
+namespace ctrlfuse::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+class FolderSource : public DataSource {
+ public:
+  FolderSource(fs::path vis, fs::path ir, fs::path mask, std::vector<std::string> names)
+      : vis_(std::move(vis)), ir_(std::move(ir)), mask_(std::move(mask)), names_(std::move(names)) {}
+  absl::StatusOr<Sample> Get(uint64_t, int64_t index) override {
+    const std::string& n = names_[size_t(index) % names_.size()];
+    Sample s;
+    s.name = n;
+    s.visible = cv::imread((vis_ / n).string(), cv::IMREAD_UNCHANGED);
+    s.infrared = cv::imread((ir_ / n).string(), cv::IMREAD_UNCHANGED);
+    s.mask = cv::imread((mask_ / n).string(), cv::IMREAD_GRAYSCALE);
+    if (s.visible.empty() || s.infrared.empty() || s.mask.empty())
+      return absl::DataLossError(absl::StrCat("cannot read the images of ", n));
+    if (s.visible.size() != s.infrared.size() || s.mask.size() != s.infrared.size())
+      return absl::InvalidArgumentError(absl::StrCat(n, ": visible, infrared and mask differ in size"));
+    return s;
+  }
+  int64_t size() const override { return int64_t(names_.size()); }
+
+ private:
+  fs::path vis_, ir_, mask_;
+  std::vector<std::string> names_;
+};
+
+class SyntheticSource : public DataSource {
+ public:
+  SyntheticSource(int w, int h) : w_(w), h_(h) {}
+  absl::StatusOr<Sample> Get(uint64_t seed, int64_t index) override {
+    auto scene = image::GenerateScene(image::SceneOptionsFor(seed, int(index), w_, h_, 8));
+    std::mt19937_64 rng(seed * 7919 + uint64_t(index));
+    Sample s;
+    s.name = absl::StrCat("synthetic-", index);
+    s.visible = scene.visible;
+    s.infrared = scene.infrared;
+    s.mask = cv::Mat::zeros(scene.visible.size(), CV_8UC1);
+    const size_t n = scene.targets.size();
+    if (n > 0) {
+      const size_t first = rng() % n;
+      s.mask |= scene.targets[first].mask;
+      if (n > 1 && rng() % 3 == 0) s.mask |= scene.targets[(first + 1) % n].mask;
+    }
+    return s;
+  }
+  int64_t size() const override { return 0; }  // unbounded: every step sees new scenes
+
+ private:
+  int w_, h_;
+};
+
+std::set<std::string> Files(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) out.insert(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
+  const fs::path root(dir);
+  fs::path vis, ir, mask = root / "mask";
+  if (fs::is_directory(root / "vi") && fs::is_directory(root / "ir")) {
+    vis = root / "vi";
+    ir = root / "ir";
+  } else if (fs::is_directory(root / "Visible") && fs::is_directory(root / "Infrared")) {
+    vis = root / "Visible";
+    ir = root / "Infrared";
+  } else {
+    return absl::NotFoundError(absl::StrCat(dir, ": expected {vi,ir,mask} or {Visible,Infrared,mask} folders"));
+  }
+  if (!fs::is_directory(mask)) return absl::NotFoundError(absl::StrCat(dir, ": no mask folder"));
+  const auto v = Files(vis), i = Files(ir), m = Files(mask);
+  std::vector<std::string> problems;
+  for (const auto& [set, others, label] : {std::tuple{&v, std::vector{&i, &m}, vis.filename().string()},
+                                           std::tuple{&i, std::vector{&v, &m}, ir.filename().string()},
+                                           std::tuple{&m, std::vector{&v, &i}, std::string("mask")}}) {
+    std::vector<std::string> unpaired;
+    for (const auto& f : *set)
+      if (!others[0]->count(f) || !others[1]->count(f)) unpaired.push_back(f);
+    if (!unpaired.empty())
+      problems.push_back(absl::StrCat(label, "/ has ", unpaired.size(), " without a pair: ",
+                                      absl::StrJoin(std::vector<std::string>(unpaired.begin(), unpaired.begin() + std::min<size_t>(5, unpaired.size())), ", "),
+                                      unpaired.size() > 5 ? ", ..." : ""));
+  }
+  if (!problems.empty())
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": folders do not pair by file name: ", absl::StrJoin(problems, "; ")));
+  if (v.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
+  return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, std::vector<std::string>(v.begin(), v.end())));
+}
+
+std::unique_ptr<DataSource> Synthetic(int width, int height) {
+  return std::make_unique<SyntheticSource>(width, height);
+}
+
+int64_t SampleIndex(uint64_t seed, int64_t step, int batch, int k, int64_t size) {
+  const int64_t flat = step * batch + k;
+  if (size <= 0) return flat;
+  const int64_t epoch = flat / size;
+  std::vector<int64_t> order(static_cast<size_t>(size));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed ^ (0x9E3779B97F4A7C15ULL * uint64_t(epoch + 1)));
+  std::shuffle(order.begin(), order.end(), rng);
+  return order[size_t(flat % size)];
+}
+
+}  // namespace ctrlfuse::train

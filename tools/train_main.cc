@@ -1,0 +1,185 @@
+// ctrlfuse-train: trains a CtrlFuse configuration with the release's
+// objective on folders in the release's layouts or on synthetic scenes.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <opencv2/imgproc.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "model/checkpoint/checkpoint.h"
+#include "model/device.h"
+#include "model/preprocess.h"
+#include "model/trainer.h"
+#include "tools/train_data.h"
+
+ABSL_FLAG(std::string, config, "tiny", "Model configuration.");
+ABSL_FLAG(std::string, data, "", "Training folder ({vi,ir,mask} or {Visible,Infrared,mask}); empty = synthetic.");
+ABSL_FLAG(std::string, synthetic, "160x128", "Synthetic scene size WxH (when --data is empty).");
+ABSL_FLAG(int64_t, steps, 1000, "Optimizer steps in total (a resumed run continues up to this).");
+ABSL_FLAG(int, batch, 1, "Samples per step (the release: 1; all of a batch must share one size).");
+ABSL_FLAG(double, lr, 1e-4, "Adam learning rate (the release: 1e-4).");
+ABSL_FLAG(double, weight_decay, 1e-6, "Adam weight decay (the release: 1e-6).");
+ABSL_FLAG(double, lr_decay, 0.5, "Step decay factor (the release: 0.5 every 20 epochs).");
+ABSL_FLAG(int64_t, lr_decay_every, -1,
+          "Steps between decays; -1 = 20 epochs of --data (constant for synthetic data), 0 = never.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed for the initial weights and the data order.");
+ABSL_FLAG(std::string, out, "train-out", "Output folder: checkpoints, train_log.csv.");
+ABSL_FLAG(int64_t, checkpoint_every, 200, "Write OUT/step_N.pth and OUT/last.pth every N steps.");
+ABSL_FLAG(std::string, resume, "", "Continue exactly from a checkpoint this tool wrote.");
+ABSL_FLAG(std::string, init, "", "Start from weights: own, official CtrlFuse, or official SAM checkpoint.");
+ABSL_FLAG(std::string, vgg16, "", "torchvision VGG16 state_dict for the perceptual loss (optional).");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
+
+namespace {
+using namespace ctrlfuse;
+
+torch::Tensor ToTensor(const cv::Mat& m) {  // HWC 8/16-bit -> [1,C,H,W] float (raw values)
+  cv::Mat f;
+  m.convertTo(f, CV_32F);
+  auto t = torch::from_blob(f.data, {m.rows, m.cols, m.channels()}, torch::kFloat32).clone();
+  return t.permute({2, 0, 1}).unsqueeze(0);
+}
+
+model::TrainBatch ToBatch(const std::vector<train::Sample>& samples) {
+  std::vector<torch::Tensor> vis, ir, mask;
+  for (const auto& s : samples) {
+    auto v = ToTensor(s.visible) / (s.visible.depth() == CV_16U ? 65535.0 : 255.0);
+    if (v.size(1) == 3) v = model::Luma(v);
+    vis.push_back(v.expand({1, 3, -1, -1}));
+    auto i = ToTensor(s.infrared);
+    if (i.size(1) == 3) i = model::Luma(i);
+    auto plane = model::NormalizeInfrared(i[0][0], s.infrared.depth() == CV_16U ? 16 : 8, {});
+    ir.push_back(plane.unsqueeze(0).unsqueeze(0).expand({1, 3, -1, -1}));
+    mask.push_back(ToTensor(s.mask) / 255.0);
+  }
+  return {model::PadToEven(torch::cat(vis)), model::PadToEven(torch::cat(ir)), model::PadToEven(torch::cat(mask))};
+}
+
+int Fail(const std::string& msg) {
+  std::cerr << "ctrlfuse-train: " << msg << std::endl;
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace fs = std::filesystem;
+  absl::SetProgramUsageMessage(
+      "ctrlfuse-train [--config tiny] [--data DIR | --synthetic 160x128] --steps N --out DIR [--resume FILE]\n"
+      "Trains with the release's losses: fusion (I_ref and fused), pixel, segmentation, perceptual (with --vgg16).");
+  absl::ParseCommandLine(argc, argv);
+  model::ModelConfig config;
+  if (!model::FindConfig(absl::GetFlag(FLAGS_config), &config)) return Fail("unknown --config");
+  model::ConfigureThreads(absl::GetFlag(FLAGS_threads));
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  const int batch = std::max(1, absl::GetFlag(FLAGS_batch));
+
+  std::unique_ptr<train::DataSource> data;
+  if (!absl::GetFlag(FLAGS_data).empty()) {
+    auto d = train::OpenFolder(absl::GetFlag(FLAGS_data));
+    if (!d.ok()) return Fail(std::string(d.status().message()));
+    data = std::move(*d);
+  } else {
+    int w = 0, h = 0;
+    char tail = 0;
+    if (std::sscanf(absl::GetFlag(FLAGS_synthetic).c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16)
+      return Fail("--synthetic must be WxH (at least 16x16)");
+    data = train::Synthetic(w, h);
+  }
+
+  torch::manual_seed(seed);
+  model::CtrlFuseNet net(config);
+  model::TrainOptions options;
+  options.lr = absl::GetFlag(FLAGS_lr);
+  options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
+  options.lr_decay = absl::GetFlag(FLAGS_lr_decay);
+  int64_t every = absl::GetFlag(FLAGS_lr_decay_every);
+  options.lr_decay_every = every >= 0 ? every : (data->size() > 0 ? 20 * ((data->size() + batch - 1) / batch) : 0);
+  // SAM stays frozen (as released) only when real SAM weights are loaded.
+  options.train_sam = true;
+  if (!absl::GetFlag(FLAGS_init).empty()) {
+    try {
+      const std::string kind = model::LoadAnyCheckpoint(net, absl::GetFlag(FLAGS_init));
+      options.train_sam = kind == "ctrlfuse-serve";
+      std::cerr << "ctrlfuse-train: initialised from " << kind << " weights; SAM "
+                << (options.train_sam ? "trains" : "frozen") << std::endl;
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+  }
+  model::Vgg16Features vgg{nullptr};
+  if (!absl::GetFlag(FLAGS_vgg16).empty()) {
+    vgg = model::Vgg16Features();
+    try {
+      vgg->LoadTorchvision(absl::GetFlag(FLAGS_vgg16));
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+  } else {
+    std::cerr << "ctrlfuse-train: no --vgg16 weights: the perceptual loss is left out" << std::endl;
+  }
+  model::Trainer trainer(net, options, vgg);
+  const fs::path out = absl::GetFlag(FLAGS_out);
+  fs::create_directories(out);
+  if (!absl::GetFlag(FLAGS_resume).empty()) {
+    try {
+      trainer.Resume(absl::GetFlag(FLAGS_resume));
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+    std::cerr << "ctrlfuse-train: resumed at step " << trainer.step() << std::endl;
+  }
+  const bool fresh_log = trainer.step() == 0 || !fs::exists(out / "train_log.csv");
+  std::ofstream log(out / "train_log.csv", fresh_log ? std::ios::trunc : std::ios::app);
+  if (fresh_log) log << "step,lr,total,fusion_ref,fusion_fused,pixel,segmentation,perceptual,seconds\n";
+
+  const int64_t steps = absl::GetFlag(FLAGS_steps), every_ckpt = absl::GetFlag(FLAGS_checkpoint_every);
+  const bool tty = isatty(fileno(stderr));
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t first = trainer.step();
+  while (trainer.step() < steps) {
+    std::vector<train::Sample> samples;
+    for (int k = 0; k < batch; ++k) {
+      auto s = data->Get(seed, train::SampleIndex(seed, trainer.step(), batch, k, data->size()));
+      if (!s.ok()) return Fail(std::string(s.status().message()));
+      if (!samples.empty() && s->infrared.size() != samples[0].infrared.size())
+        return Fail("a batch mixes image sizes (" + s->name + "); use --batch 1 for native sizes");
+      samples.push_back(std::move(*s));
+    }
+    model::StepReport r;
+    try {
+      r = trainer.Step(ToBatch(samples));
+    } catch (const std::exception& e) {
+      return Fail(std::string("step failed: ") + e.what());
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log << absl::StrFormat("%d,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", r.step, r.lr, r.total, r.fusion_ref,
+                           r.fusion_fused, r.pixel, r.segmentation, r.perceptual, elapsed);
+    const double rate = (r.step - first) / std::max(elapsed, 1e-9);
+    const std::string line = absl::StrFormat("step %d/%d loss %.4f (fusion %.3f+%.3f pixel %.3f seg %.3f) %.2f steps/s ETA %.0fs",
+                                             r.step, steps, r.total, r.fusion_ref, r.fusion_fused, r.pixel,
+                                             r.segmentation, rate, (steps - r.step) / std::max(rate, 1e-9));
+    if (tty) {
+      std::cerr << "\r" << line << std::flush;
+    } else if (r.step % 50 == 0 || r.step == steps) {
+      std::cerr << line << std::endl;
+    }
+    if ((every_ckpt > 0 && r.step % every_ckpt == 0) || r.step == steps) {
+      log.flush();
+      trainer.Save((out / absl::StrFormat("step_%d.pth", r.step)).string());
+      trainer.Save((out / "last.pth").string());
+    }
+  }
+  if (tty) std::cerr << std::endl;
+  trainer.Save((out / "final.pth").string());
+  std::cout << "trained " << config.name << " to step " << trainer.step() << "; checkpoint " << (out / "final.pth").string()
+            << std::endl;
+  return 0;
+}
