@@ -6,12 +6,12 @@
 // fp16, bf16). On CUDA the last column is the peak device memory.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
-#include <algorithm>
 
 #include "model/ctrlfuse_net.h"
 #include "model/device.h"

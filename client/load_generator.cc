@@ -21,9 +21,10 @@ double Percentile(const std::vector<double>& sorted, double pct) {
 LoadReport RunLoad(FusionClient& client, const v1::FuseRequest& request, const LoadOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  const auto stop_at = options.duration_seconds > 0
-                           ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_seconds))
-                           : Clock::time_point::max();
+  const auto stop_at =
+      options.duration_seconds > 0
+          ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_seconds))
+          : Clock::time_point::max();
   std::atomic<int64_t> issued{0};
   std::mutex mu;
   std::vector<double> latencies;
@@ -87,7 +88,8 @@ std::string LoadReport::Table() const {
 std::string LoadReport::Json() const {
   std::ostringstream s;
   s << absl::StrFormat(
-      "{\"requests\": %d, \"seconds\": %.6f, \"throughput\": %.6f, \"latency_seconds\": {\"mean\": %.6f, \"p50\": %.6f, "
+      "{\"requests\": %d, \"seconds\": %.6f, \"throughput\": %.6f, \"latency_seconds\": {\"mean\": %.6f, \"p50\": "
+      "%.6f, "
       "\"p90\": %.6f, \"p95\": %.6f, \"p99\": %.6f, \"max\": %.6f}, \"codes\": {",
       requests, seconds, throughput, mean, p50, p90, p95, p99, max);
   bool first = true;

@@ -13,15 +13,15 @@ namespace ctrlfuse::client {
 
 struct LoadOptions {
   int concurrency = 8;
-  double rate = 0;          // requests/s across all workers; 0 = as fast as possible
+  double rate = 0;              // requests/s across all workers; 0 = as fast as possible
   double duration_seconds = 0;  // stop after this long (0 = use count)
-  int64_t count = 100;      // stop after this many requests (when no duration)
+  int64_t count = 100;          // stop after this many requests (when no duration)
 };
 
 struct LoadReport {
   int64_t requests = 0;
   double seconds = 0;
-  double throughput = 0;  // completed requests / s
+  double throughput = 0;                                         // completed requests / s
   double p50 = 0, p90 = 0, p95 = 0, p99 = 0, max = 0, mean = 0;  // seconds
   std::map<std::string, int64_t> codes;
   std::map<uint32_t, int64_t> batch_sizes;  // from successful responses

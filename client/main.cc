@@ -112,7 +112,8 @@ std::vector<Pair> ListPairs(std::vector<std::string>* unmatched) {
       unmatched->push_back(f.filename().string());
       continue;
     }
-    if (!mask_dir.empty() && fs::exists(fs::path(mask_dir) / f.filename())) p.mask = (fs::path(mask_dir) / f.filename()).string();
+    if (!mask_dir.empty() && fs::exists(fs::path(mask_dir) / f.filename()))
+      p.mask = (fs::path(mask_dir) / f.filename()).string();
     pairs.push_back(p);
   }
   return pairs;
@@ -197,7 +198,8 @@ int RunStream(client::FusionClient& c) {
     const auto code = static_cast<absl::StatusCode>(r.code());
     std::cout << r.response().id() << ": " << absl::StatusCodeToString(code);
     if (code == absl::StatusCode::kOk) {
-      if (auto w = WriteOutputs(r.response(), out_dir, r.response().id()); !w.ok()) std::cout << " (write failed: " << w << ")";
+      if (auto w = WriteOutputs(r.response(), out_dir, r.response().id()); !w.ok())
+        std::cout << " (write failed: " << w << ")";
       std::cout << " batch " << r.response().timings().batch_size() << MetricsLine(r.response());
     } else {
       ++failed;

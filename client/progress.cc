@@ -5,7 +5,10 @@
 namespace ctrlfuse::client {
 
 Progress::Progress(std::string label, size_t total, FILE* out)
-    : label_(std::move(label)), total_(total), out_(out), tty_(isatty(fileno(out)) != 0),
+    : label_(std::move(label)),
+      total_(total),
+      out_(out),
+      tty_(isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::Update(size_t done, size_t failed) {
@@ -21,7 +24,8 @@ void Progress::Update(size_t done, size_t failed) {
     const int decile = total_ ? int(10 * done / total_) : 10;
     if (decile != last_decile_) {
       last_decile_ = decile;
-      std::fprintf(out_, "%s %zu/%zu (%.1f/s, ETA %.0fs, %zu failed)\n", label_.c_str(), done, total_, rate, eta, failed);
+      std::fprintf(out_, "%s %zu/%zu (%.1f/s, ETA %.0fs, %zu failed)\n", label_.c_str(), done, total_, rate, eta,
+                   failed);
     }
   }
 }

@@ -14,7 +14,8 @@ absl::StatusOr<std::vector<float>> Numbers(absl::string_view group, size_t want,
   std::vector<float> out;
   for (absl::string_view n : absl::StrSplit(group, ',')) {
     float v = 0;
-    if (!absl::SimpleAtof(n, &v)) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", n, "' is not a number"));
+    if (!absl::SimpleAtof(n, &v))
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", n, "' is not a number"));
     out.push_back(v);
   }
   if (out.size() != want)
@@ -61,10 +62,14 @@ absl::StatusOr<v1::Prompt> BuildPrompt(const PromptSpec& spec) {
 
 absl::Status ApplyOutput(const OutputSpec& spec, v1::FuseOptions* o) {
   o->set_color(spec.colour ? v1::COLOR_MODE_COLOR : v1::COLOR_MODE_GREY);
-  if (spec.encoding == "png") o->set_encoding(v1::OUTPUT_ENCODING_PNG);
-  else if (spec.encoding == "jpeg" || spec.encoding == "jpg") o->set_encoding(v1::OUTPUT_ENCODING_JPEG);
-  else if (spec.encoding == "raw") o->set_encoding(v1::OUTPUT_ENCODING_RAW);
-  else return absl::InvalidArgumentError(absl::StrCat("--encoding: unknown '", spec.encoding, "' (png, jpeg, raw)"));
+  if (spec.encoding == "png")
+    o->set_encoding(v1::OUTPUT_ENCODING_PNG);
+  else if (spec.encoding == "jpeg" || spec.encoding == "jpg")
+    o->set_encoding(v1::OUTPUT_ENCODING_JPEG);
+  else if (spec.encoding == "raw")
+    o->set_encoding(v1::OUTPUT_ENCODING_RAW);
+  else
+    return absl::InvalidArgumentError(absl::StrCat("--encoding: unknown '", spec.encoding, "' (png, jpeg, raw)"));
   o->set_jpeg_quality(uint32_t(spec.jpeg_quality));
   if (spec.return_masks)
     for (auto k : {v1::MASK_KIND_FUSED, v1::MASK_KIND_VISIBLE, v1::MASK_KIND_INFRARED, v1::MASK_KIND_PROMPT})
@@ -110,11 +115,16 @@ std::string Extension(const v1::Image& img) {
 
 const char* MaskKindName(v1::MaskKind kind) {
   switch (kind) {
-    case v1::MASK_KIND_FUSED: return "mask";
-    case v1::MASK_KIND_VISIBLE: return "mask_vis";
-    case v1::MASK_KIND_INFRARED: return "mask_ir";
-    case v1::MASK_KIND_PROMPT: return "prompt";
-    default: return "unknown";
+    case v1::MASK_KIND_FUSED:
+      return "mask";
+    case v1::MASK_KIND_VISIBLE:
+      return "mask_vis";
+    case v1::MASK_KIND_INFRARED:
+      return "mask_ir";
+    case v1::MASK_KIND_PROMPT:
+      return "prompt";
+    default:
+      return "unknown";
   }
 }
 

@@ -20,7 +20,7 @@ struct OutputSpec {
   bool colour = false;
   std::string encoding = "png";  // png, jpeg, raw
   int jpeg_quality = 90;
-  bool return_masks = true;      // fused + per-branch + prompt masks
+  bool return_masks = true;  // fused + per-branch + prompt masks
   std::vector<std::string> metrics;
   std::string ir_normalization;
 };

@@ -14,20 +14,18 @@ namespace ctrlfuse::image {
 namespace {
 
 uint32_t Be32(absl::string_view b, size_t at) {
-  return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) |
-         (uint32_t(uint8_t(b[at + 2])) << 8) | uint32_t(uint8_t(b[at + 3]));
+  return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) | (uint32_t(uint8_t(b[at + 2])) << 8) |
+         uint32_t(uint8_t(b[at + 3]));
 }
 uint32_t Le32(absl::string_view b, size_t at) {
-  return uint32_t(uint8_t(b[at])) | (uint32_t(uint8_t(b[at + 1])) << 8) |
-         (uint32_t(uint8_t(b[at + 2])) << 16) | (uint32_t(uint8_t(b[at + 3])) << 24);
+  return uint32_t(uint8_t(b[at])) | (uint32_t(uint8_t(b[at + 1])) << 8) | (uint32_t(uint8_t(b[at + 2])) << 16) |
+         (uint32_t(uint8_t(b[at + 3])) << 24);
 }
 uint16_t Tiff16(absl::string_view b, size_t at, bool le) {
   const uint8_t x = uint8_t(b[at]), y = uint8_t(b[at + 1]);
   return le ? uint16_t(x | (y << 8)) : uint16_t((x << 8) | y);
 }
-uint32_t Tiff32(absl::string_view b, size_t at, bool le) {
-  return le ? Le32(b, at) : Be32(b, at);
-}
+uint32_t Tiff32(absl::string_view b, size_t at, bool le) { return le ? Le32(b, at) : Be32(b, at); }
 
 absl::Status Bad(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
@@ -38,12 +36,16 @@ absl::StatusOr<HeaderInfo> JpegSize(absl::string_view b, absl::string_view field
   while (i + 4 <= b.size()) {
     if (uint8_t(b[i]) != 0xFF) return Bad(field, "corrupt JPEG marker stream");
     const uint8_t marker = uint8_t(b[i + 1]);
-    if (marker == 0xFF) { ++i; continue; }
+    if (marker == 0xFF) {
+      ++i;
+      continue;
+    }
     const size_t len = (size_t(uint8_t(b[i + 2])) << 8) | uint8_t(b[i + 3]);
     const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (i + 9 > b.size()) break;
-      HeaderInfo h{Format::kJpeg, (uint8_t(b[i + 7]) << 8) | uint8_t(b[i + 8]), (uint8_t(b[i + 5]) << 8) | uint8_t(b[i + 6])};
+      HeaderInfo h{Format::kJpeg, (uint8_t(b[i + 7]) << 8) | uint8_t(b[i + 8]),
+                   (uint8_t(b[i + 5]) << 8) | uint8_t(b[i + 6])};
       return h;
     }
     i += 2 + len;
@@ -75,7 +77,8 @@ absl::StatusOr<HeaderInfo> TiffSize(absl::string_view b, absl::string_view field
 Format SniffFormat(absl::string_view b) {
   if (b.size() >= 8 && b.substr(0, 8) == absl::string_view("\x89PNG\r\n\x1a\n", 8)) return Format::kPng;
   if (b.size() >= 3 && uint8_t(b[0]) == 0xFF && uint8_t(b[1]) == 0xD8 && uint8_t(b[2]) == 0xFF) return Format::kJpeg;
-  if (b.size() >= 4 && (b.substr(0, 4) == absl::string_view("II*\0", 4) || b.substr(0, 4) == absl::string_view("MM\0*", 4)))
+  if (b.size() >= 4 &&
+      (b.substr(0, 4) == absl::string_view("II*\0", 4) || b.substr(0, 4) == absl::string_view("MM\0*", 4)))
     return Format::kTiff;
   if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return Format::kBmp;
   return Format::kUnknown;
@@ -83,11 +86,16 @@ Format SniffFormat(absl::string_view b) {
 
 const char* FormatName(Format f) {
   switch (f) {
-    case Format::kPng: return "PNG";
-    case Format::kJpeg: return "JPEG";
-    case Format::kTiff: return "TIFF";
-    case Format::kBmp: return "BMP";
-    default: return "unknown";
+    case Format::kPng:
+      return "PNG";
+    case Format::kJpeg:
+      return "JPEG";
+    case Format::kTiff:
+      return "TIFF";
+    case Format::kBmp:
+      return "BMP";
+    default:
+      return "unknown";
   }
 }
 
@@ -118,8 +126,8 @@ absl::StatusOr<cv::Mat> Decode(absl::string_view b, absl::string_view field, uin
     return Bad(field, absl::StrCat("zero or negative size ", header->width, "x", header->height));
   const uint64_t pixels = uint64_t(header->width) * uint64_t(header->height);
   if (pixels > max_pixels)
-    return Bad(field, absl::StrCat(header->width, "x", header->height, " = ", pixels,
-                                   " pixels exceeds the limit of ", max_pixels));
+    return Bad(field, absl::StrCat(header->width, "x", header->height, " = ", pixels, " pixels exceeds the limit of ",
+                                   max_pixels));
   // OpenCV fills a truncated PNG/JPEG with grey instead of failing.
   if (header->format == Format::kPng && (b.size() < 12 || b.substr(b.size() - 8, 4) != "IEND"))
     return Bad(field, "truncated PNG (no IEND chunk)");
@@ -137,7 +145,8 @@ absl::StatusOr<cv::Mat> Decode(absl::string_view b, absl::string_view field, uin
   if (img.depth() != CV_8U && img.depth() != CV_16U)
     return Bad(field, "unsupported sample type (expected 8- or 16-bit unsigned)");
   if (img.channels() == 4) cv::cvtColor(img, img, cv::COLOR_BGRA2BGR);
-  if (img.channels() == 2 || img.channels() > 4) return Bad(field, absl::StrCat(img.channels(), " channels, expected 1 or 3"));
+  if (img.channels() == 2 || img.channels() > 4)
+    return Bad(field, absl::StrCat(img.channels(), " channels, expected 1 or 3"));
   if (img.cols != header->width || img.rows != header->height)
     return Bad(field, "decoded size differs from the header");
   return img;

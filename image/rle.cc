@@ -13,8 +13,7 @@ absl::StatusOr<cv::Mat> DecodeRle(uint32_t width, uint32_t height, const std::ve
   uint64_t sum = 0;
   for (uint32_t c : counts) sum += c;
   if (sum != total)
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": counts sum to ", sum, ", width*height is ", total));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": counts sum to ", sum, ", width*height is ", total));
   // Column-major runs: fill the transposed image row by row, then transpose.
   cv::Mat t(int(width), int(height), CV_8UC1, cv::Scalar(0));
   uint64_t pos = 0;

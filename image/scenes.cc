@@ -82,8 +82,8 @@ Scene GenerateScene(const SceneOptions& o) {
     for (int wy = r.y + 4; wy + 4 < r.y + r.height; wy += 9)
       for (int wx = r.x + 3; wx + 4 < r.x + r.width; wx += 8) {
         const bool lit = u(rng) < (o.night ? 0.3f : 0.0f);
-        cv::rectangle(vis, cv::Rect(wx, wy, 4, 5),
-                      lit ? cv::Scalar(0.4f, 0.8f, 0.95f) : cv::Scalar::all(shade * 0.5f), cv::FILLED);
+        cv::rectangle(vis, cv::Rect(wx, wy, 4, 5), lit ? cv::Scalar(0.4f, 0.8f, 0.95f) : cv::Scalar::all(shade * 0.5f),
+                      cv::FILLED);
       }
     bx += bw + int(u(rng) * 6);
   }
@@ -97,7 +97,8 @@ Scene GenerateScene(const SceneOptions& o) {
     cv::Mat m(h, w, CV_8UC1, cv::Scalar(0));
     for (size_t k = 0; k < parts.size(); ++k) {
       if (ellipse_head && k == 0) {
-        cv::ellipse(m, (parts[k].tl() + parts[k].br()) / 2, parts[k].size() / 2, 0, 0, 360, cv::Scalar(255), cv::FILLED);
+        cv::ellipse(m, (parts[k].tl() + parts[k].br()) / 2, parts[k].size() / 2, 0, 0, 360, cv::Scalar(255),
+                    cv::FILLED);
       } else {
         cv::rectangle(m, parts[k], cv::Scalar(255), cv::FILLED);
       }
@@ -124,16 +125,20 @@ Scene GenerateScene(const SceneOptions& o) {
     const int cw = int(w * (0.18f + 0.08f * u(rng))), ch = int(cw * 0.45f);
     const int cx = int(u(rng) * (w - cw)), cy = horizon + int(ground * (0.2f + 0.5f * u(rng)));
     const int cyc = std::min(cy, h - ch - 1);
-    add_target("car", {cv::Rect(cx, cyc + ch / 3, cw, ch * 2 / 3), cv::Rect(cx + cw / 5, cyc, cw * 3 / 5, ch / 2)}, false);
+    add_target("car", {cv::Rect(cx, cyc + ch / 3, cw, ch * 2 / 3), cv::Rect(cx + cw / 5, cyc, cw * 3 / 5, ch / 2)},
+               false);
     if (o.night) {  // headlight glare: a bright blob in the visible image only
-      cv::circle(vis, {cx + (u(rng) < 0.5f ? 3 : cw - 3), cyc + ch * 2 / 3}, 4 + int(u(rng) * 6), cv::Scalar(0.9, 0.97, 1.0), cv::FILLED);
+      cv::circle(vis, {cx + (u(rng) < 0.5f ? 3 : cw - 3), cyc + ch * 2 / 3}, 4 + int(u(rng) * 6),
+                 cv::Scalar(0.9, 0.97, 1.0), cv::FILLED);
     }
   }
   for (int i = 0; i < o.num_people; ++i) {
     const int ph = int(h * (0.18f + 0.1f * u(rng))), pw = std::max(4, ph / 3);
-    const int px = int(u(rng) * (w - pw)), py = std::min(h - ph - 1, horizon + int(ground * (0.1f + 0.6f * u(rng))) - ph / 3);
+    const int px = int(u(rng) * (w - pw)),
+              py = std::min(h - ph - 1, horizon + int(ground * (0.1f + 0.6f * u(rng))) - ph / 3);
     const int head = std::max(3, pw * 2 / 3);
-    add_target("person", {cv::Rect(px + (pw - head) / 2, py, head, head), cv::Rect(px, py + head, pw, ph - head)}, true);
+    add_target("person", {cv::Rect(px + (pw - head) / 2, py, head, head), cv::Rect(px, py + head, pw, ph - head)},
+               true);
   }
   // Targets drawn later occlude earlier ones: keep masks disjoint.
   for (size_t i = 0; i < scene.targets.size(); ++i)

@@ -25,7 +25,7 @@ struct SceneOptions {
 struct SceneTarget {
   std::string label;  // "person" or "car"
   cv::Rect box;
-  cv::Mat mask;       // CV_8UC1 0/255, full image size
+  cv::Mat mask;  // CV_8UC1 0/255, full image size
 };
 
 struct Scene {

@@ -13,15 +13,12 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(int dim, int heads) : dim_(dim), 
   torch::nn::init::zeros_(out_proj->bias);
 }
 
-torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                              const torch::Tensor& v) {
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
   const auto w = in_proj_weight.chunk(3, 0);
   const auto b = in_proj_bias.chunk(3, 0);
   const int64_t bsz = q.size(0), lq = q.size(1), lk = k.size(1);
   const int64_t hd = dim_ / heads_;
-  auto split = [&](const torch::Tensor& x, int64_t len) {
-    return x.view({bsz, len, heads_, hd}).transpose(1, 2);
-  };
+  auto split = [&](const torch::Tensor& x, int64_t len) { return x.view({bsz, len, heads_, hd}).transpose(1, 2); };
   auto qh = split(torch::nn::functional::linear(q, w[0], b[0]), lq) / std::sqrt(double(hd));
   auto kh = split(torch::nn::functional::linear(k, w[1], b[1]), lk);
   auto vh = split(torch::nn::functional::linear(v, w[2], b[2]), lk);

@@ -5,8 +5,7 @@ namespace F = torch::nn::functional;
 
 namespace {
 torch::nn::Conv2d Conv(int in, int out, int k, bool bias = true, int groups = 1) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, k).padding(k / 2).bias(bias).groups(groups));
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).padding(k / 2).bias(bias).groups(groups));
 }
 torch::Tensor LReLU(const torch::Tensor& x, double slope) {
   return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(slope));
@@ -24,9 +23,7 @@ SobelConvImpl::SobelConvImpl(int channels) {
   convx->weight.copy_(kx.expand_as(convx->weight));
   convy->weight.copy_(kx.transpose(2, 3).expand_as(convy->weight));
 }
-torch::Tensor SobelConvImpl::forward(const torch::Tensor& x) {
-  return convx(x).abs() + convy(x).abs();
-}
+torch::Tensor SobelConvImpl::forward(const torch::Tensor& x) { return convx(x).abs() + convy(x).abs(); }
 
 DenseImpl::DenseImpl(int c) {
   conv1 = register_module("conv1", ConvLReLU(c, c));
@@ -37,9 +34,7 @@ torch::Tensor DenseImpl::forward(const torch::Tensor& x) {
   return torch::cat({y, conv2(y)}, 1);
 }
 
-NestedConvImpl::NestedConvImpl(int in, int out, int kernel) {
-  conv = register_module("conv", Conv(in, out, kernel));
-}
+NestedConvImpl::NestedConvImpl(int in, int out, int kernel) { conv = register_module("conv", Conv(in, out, kernel)); }
 
 GradientResidualDenseBlockImpl::GradientResidualDenseBlockImpl(int in, int out) {
   dense_ = register_module("dense", Dense(in));
@@ -51,9 +46,7 @@ torch::Tensor GradientResidualDenseBlockImpl::forward(const torch::Tensor& x) {
   return LReLU(convdown_(dense_(x)) + convup_(sobel_(x)), 0.1);
 }
 
-Conv1x1ReLUImpl::Conv1x1ReLUImpl(int in, int out) {
-  conv_ = register_module("0", Conv(in, out, 1, false));
-}
+Conv1x1ReLUImpl::Conv1x1ReLUImpl(int in, int out) { conv_ = register_module("0", Conv(in, out, 1, false)); }
 torch::Tensor Conv1x1ReLUImpl::forward(const torch::Tensor& x) { return torch::relu(conv_(x)); }
 
 DecoderStageImpl::DecoderStageImpl(int in, int out, bool last) : last_(last) {
@@ -72,9 +65,7 @@ FeatureExtractorImpl::FeatureExtractorImpl(const std::vector<int>& c, int out) {
   s3_ = register_module("3", ConvLReLU(c[2], c[3]));
   s4_ = register_module("4", ConvLReLU(c[3], out));
 }
-torch::Tensor FeatureExtractorImpl::forward(torch::Tensor x) {
-  return s4_(s3_(s2_(s1_(s0_(x)))));
-}
+torch::Tensor FeatureExtractorImpl::forward(torch::Tensor x) { return s4_(s3_(s2_(s1_(s0_(x))))); }
 
 ImageDecoderImpl::ImageDecoderImpl(int in, const std::vector<int>& c) {
   int prev = in;

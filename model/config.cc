@@ -14,8 +14,7 @@ int ModelConfig::token_rows() const {
 }
 
 namespace {
-ModelConfig Official(std::string name, int embed, int depth, int heads,
-                     std::vector<int> global) {
+ModelConfig Official(std::string name, int embed, int depth, int heads, std::vector<int> global) {
   ModelConfig c;
   c.name = std::move(name);
   c.sam.embed_dim = embed;
@@ -31,8 +30,10 @@ ModelConfig VitLConfig() { return Official("vit_l", 1024, 24, 16, {5, 11, 17, 23
 ModelConfig VitBConfig() { return Official("vit_b", 768, 12, 12, {2, 5, 8, 11}); }
 
 // Same structure as the release, small enough to run, test and train on a
-// 2-core CPU: 32-wide features, 8 prompt queries, a 2-block ViT on a 128 px
-// SAM input (8x8 embedding grid, 4x4 windows).
+// 2-core CPU: 32-wide features, 8 prompt queries, a 2-block ViT on a 512 px
+// SAM input (32x32 embedding grid, 8x8 windows). The grid must stay fine:
+// the RPE samples the mask onto it with nearest neighbour, and an 8x8 grid
+// (tried first) misses small targets entirely, so the prompt never arrives.
 ModelConfig TinyConfig() {
   ModelConfig c;
   c.name = "tiny";
@@ -44,13 +45,13 @@ ModelConfig TinyConfig() {
   c.psfm_heads = 4;
   c.psfm_groups = 8;
   SamConfig& s = c.sam;
-  s.img_size = 128;
+  s.img_size = 512;
   s.patch = 16;
   s.embed_dim = 64;
   s.depth = 2;
   s.heads = 2;
   s.global_attn_indexes = {1};
-  s.window = 4;
+  s.window = 8;
   s.out_chans = 32;
   s.decoder_heads = 2;
   s.decoder_mlp_dim = 128;
@@ -75,8 +76,7 @@ std::string ValidateConfig(const ModelConfig& c) {
   std::ostringstream err;
   if (c.extractor_channels.size() != 4) err << "extractor_channels needs 4 entries; ";
   if (c.decoder_channels.size() != 4) err << "decoder_channels needs 4 entries; ";
-  if (c.feature_dim != c.sam.out_chans)
-    err << "feature_dim must equal sam.out_chans (prompt tokens feed SAM); ";
+  if (c.feature_dim != c.sam.out_chans) err << "feature_dim must equal sam.out_chans (prompt tokens feed SAM); ";
   if (c.feature_dim % 2 != 0) err << "feature_dim must be even (sine encoding); ";
   if (c.feature_dim % c.rpe_heads != 0) err << "feature_dim % rpe_heads != 0; ";
   if (c.feature_dim % c.psfm_heads != 0) err << "feature_dim % psfm_heads != 0; ";

@@ -24,8 +24,8 @@ Encoding Encoding::Concat(const std::vector<Encoding>& parts) {
     for (const auto& p : parts) ts.push_back(p.*field);
     return torch::cat(ts, 0);
   };
-  return {cat(&Encoding::f_vis), cat(&Encoding::f_ir), cat(&Encoding::f_ref),
-          cat(&Encoding::i_ref), cat(&Encoding::image_embedding)};
+  return {cat(&Encoding::f_vis), cat(&Encoding::f_ir), cat(&Encoding::f_ref), cat(&Encoding::i_ref),
+          cat(&Encoding::image_embedding)};
 }
 
 CtrlFuseNetImpl::CtrlFuseNetImpl(const ModelConfig& config) : config_(config) {
@@ -38,8 +38,10 @@ CtrlFuseNetImpl::CtrlFuseNetImpl(const ModelConfig& config) : config_(config) {
   decoder_v_ = register_module("transformer_decoder_v", QueryDecoder(d, config.rpe_heads, config.num_queries));
   decoder_i_ = register_module("transformer_decoder_i", QueryDecoder(d, config.rpe_heads, config.num_queries));
   const int rows = config.token_rows(), cols = config.token_cols();
-  psfm_vis_ = register_module("token2image1", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
-  psfm_ir_ = register_module("token2image2", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
+  psfm_vis_ =
+      register_module("token2image1", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
+  psfm_ir_ =
+      register_module("token2image2", PromptSemanticFusion(d, config.psfm_heads, config.psfm_groups, rows, cols));
   extractor_vis_ = register_module("feature_extractor1", FeatureExtractor(config.extractor_channels, d));
   extractor_ir_ = register_module("feature_extractor2", FeatureExtractor(config.extractor_channels, d));
   image_decoder_ = register_module("image_decoder", ImageDecoder(d, config.decoder_channels));
@@ -52,18 +54,16 @@ torch::Tensor CtrlFuseNetImpl::SamEmbedding(const torch::Tensor& i_ref) {
   // As released: I_ref replicated to 3 channels, stretched (not
   // aspect-preserving) to the SAM input with align_corners, no normalisation.
   const int64_t s = config_.sam.img_size;
-  auto x = F::interpolate(i_ref.expand({-1, 3, -1, -1}), F::InterpolateFuncOptions()
-                                                              .size(std::vector<int64_t>{s, s})
-                                                              .mode(torch::kBilinear)
-                                                              .align_corners(true));
+  auto x = F::interpolate(
+      i_ref.expand({-1, 3, -1, -1}),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{s, s}).mode(torch::kBilinear).align_corners(true));
   return sam_model->image_encoder(x);
 }
 
 Encoding CtrlFuseNetImpl::Encode(const torch::Tensor& vis, const torch::Tensor& ir) {
   if (vis.dim() != 4 || vis.sizes() != ir.sizes() || vis.size(1) != 3)
     throw std::invalid_argument("Encode: vis and ir must both be [B,3,H,W]");
-  if (vis.size(2) % 2 || vis.size(3) % 2)
-    throw std::invalid_argument("Encode: H and W must be even (pad first)");
+  if (vis.size(2) % 2 || vis.size(3) % 2) throw std::invalid_argument("Encode: H and W must be even (pad first)");
   Encoding e;
   e.f_vis = extractor_vis_(vis);
   e.f_ir = extractor_ir_(ir);
@@ -84,19 +84,17 @@ torch::Tensor CtrlFuseNetImpl::BranchLogits(const Encoding& e, const torch::Tens
   sam::SparsePrompts prompts;
   prompts.tokens = tokens;
   auto [sparse, dense] = sam_model->prompt_encoder->forward(prompts, tokens.size(0));
-  auto pred = sam_model->mask_decoder(e.image_embedding,
-                                      sam_model->prompt_encoder->DensePositionalEncoding(), sparse,
+  auto pred = sam_model->mask_decoder(e.image_embedding, sam_model->prompt_encoder->DensePositionalEncoding(), sparse,
                                       dense, /*multimask_output=*/false);
-  return F::interpolate(pred.low_res_logits,
-                        F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{e.f_ref.size(2), e.f_ref.size(3)})
-                            .mode(torch::kBilinear)
-                            .align_corners(true));
+  return F::interpolate(pred.low_res_logits, F::InterpolateFuncOptions()
+                                                 .size(std::vector<int64_t>{e.f_ref.size(2), e.f_ref.size(3)})
+                                                 .mode(torch::kBilinear)
+                                                 .align_corners(true));
 }
 
 FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mask) {
-  if (mask.dim() != 4 || mask.size(0) != e.f_ref.size(0) || mask.size(1) != 1 ||
-      mask.size(2) != e.f_ref.size(2) || mask.size(3) != e.f_ref.size(3))
+  if (mask.dim() != 4 || mask.size(0) != e.f_ref.size(0) || mask.size(1) != 1 || mask.size(2) != e.f_ref.size(2) ||
+      mask.size(3) != e.f_ref.size(3))
     throw std::invalid_argument("Decode: mask must be [B,1,H,W] matching the encoding");
   const int g = config_.sam.grid();
   auto m = mask.to(e.f_ref.dtype());
@@ -119,8 +117,7 @@ FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mas
   return out;
 }
 
-FusionOutput CtrlFuseNetImpl::forward(const torch::Tensor& vis, const torch::Tensor& ir,
-                                      const torch::Tensor& mask) {
+FusionOutput CtrlFuseNetImpl::forward(const torch::Tensor& vis, const torch::Tensor& ir, const torch::Tensor& mask) {
   return Decode(Encode(vis, ir), mask);
 }
 

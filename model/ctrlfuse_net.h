@@ -28,10 +28,10 @@ struct Encoding {
 
 // All outputs of the release's forward, plus the fused image.
 struct FusionOutput {
-  torch::Tensor i_ref;                    // [B,1,H,W] in (0,1)
-  torch::Tensor logit_mask_vis, logit_mask_ir;  // [B,1,H,W] logits
+  torch::Tensor i_ref;                                   // [B,1,H,W] in (0,1)
+  torch::Tensor logit_mask_vis, logit_mask_ir;           // [B,1,H,W] logits
   torch::Tensor pred_mask_vis, pred_mask_ir, pred_mask;  // [B,1,H,W] bool
-  torch::Tensor fused;                    // [B,1,H,W] in (0,1)
+  torch::Tensor fused;                                   // [B,1,H,W] in (0,1)
 };
 
 class CtrlFuseNetImpl : public torch::nn::Module {
@@ -49,11 +49,13 @@ class CtrlFuseNetImpl : public torch::nn::Module {
   // weights to start from (the tiny demo model) SAM trains too: then the
   // image encoder runs with gradients (its input I_ref stays detached).
   void set_sam_trainable(bool trainable) { sam_trainable_ = trainable; }
+  // SAM's image embedding of a one-channel image [B,1,H,W] in [0,1], prepared
+  // as the release prepares I_ref (replicated, stretched, no normalisation).
+  torch::Tensor SamEmbedding(const torch::Tensor& i_ref);
   bool sam_trainable() const { return sam_trainable_; }
   sam::Sam sam_model{nullptr};
 
  private:
-  torch::Tensor SamEmbedding(const torch::Tensor& i_ref);
   torch::Tensor BranchLogits(const Encoding& e, const torch::Tensor& tokens);
 
   ModelConfig config_;

@@ -59,8 +59,7 @@ int64_t PeakDeviceMemory(const Placement& p) {
 
 void ResetPeakDeviceMemory(const Placement& p) {
 #ifdef CTRLFUSE_WITH_CUDA
-  if (p.device.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(p.device.index() < 0 ? 0 : p.device.index());
+  if (p.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(p.device.index() < 0 ? 0 : p.device.index());
 #endif
   (void)p;
 }

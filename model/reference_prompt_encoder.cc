@@ -15,8 +15,8 @@ torch::Tensor AttentionLayerImpl::forward(const torch::Tensor& tgt, const torch:
 }
 
 namespace {
-AttentionLayer InList(torch::nn::Module& owner, const std::string& list_name,
-                      const std::string& attn_name, int dim, int heads) {
+AttentionLayer InList(torch::nn::Module& owner, const std::string& list_name, const std::string& attn_name, int dim,
+                      int heads) {
   torch::nn::ModuleList list;
   AttentionLayer layer(attn_name, dim, heads);
   list->push_back(layer);
@@ -45,13 +45,10 @@ torch::Tensor QueryDecoderImpl::forward(const torch::Tensor& support, const torc
   return self_(out, out);
 }
 
-torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder,
-                                    const torch::Tensor& f_ref, const torch::Tensor& f_branch,
-                                    const torch::Tensor& mask, int grid) {
+torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& f_ref,
+                                    const torch::Tensor& f_branch, const torch::Tensor& mask, int grid) {
   auto nearest = [grid](const torch::Tensor& x) {
-    return F::interpolate(x, F::InterpolateFuncOptions()
-                                 .size(std::vector<int64_t>{grid, grid})
-                                 .mode(torch::kNearest));
+    return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{grid, grid}).mode(torch::kNearest));
   };
   auto ref = nearest(f_ref), feat = nearest(f_branch), m = nearest(mask);
   const int64_t b = ref.size(0), c = ref.size(1);
@@ -62,10 +59,9 @@ torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder,
 
   // Pseudo-mask: best cosine similarity of each reference pixel to any
   // masked branch pixel (the release adds eps to the norm product).
-  auto s = (feat * m).view({b, c, -1}).transpose(1, 2);  // [B,HW,C]
-  auto q = ref.reshape({b, c, -1});                      // [B,C,HW]
-  auto sim = torch::bmm(s, q) /
-             (torch::bmm(s.norm(2, 2, true), q.norm(2, 1, true)) + 1e-7);  // [B,HWs,HWq]
+  auto s = (feat * m).view({b, c, -1}).transpose(1, 2);                                       // [B,HW,C]
+  auto q = ref.reshape({b, c, -1});                                                           // [B,C,HW]
+  auto sim = torch::bmm(s, q) / (torch::bmm(s.norm(2, 2, true), q.norm(2, 1, true)) + 1e-7);  // [B,HWs,HWq]
   auto pseudo = std::get<0>(sim.max(1)).view({b, 1, grid, grid});
 
   auto support = merge(torch::cat({feat, proto, 10 * m}, 1));

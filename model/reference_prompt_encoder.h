@@ -16,8 +16,7 @@ class AttentionLayerImpl : public torch::nn::Module {
  public:
   AttentionLayerImpl(const std::string& attn_name, int dim, int heads);
   // Keys are memory + key_pos (when defined); values are memory.
-  torch::Tensor forward(const torch::Tensor& tgt, const torch::Tensor& memory,
-                        const torch::Tensor& key_pos = {});
+  torch::Tensor forward(const torch::Tensor& tgt, const torch::Tensor& memory, const torch::Tensor& key_pos = {});
 
  private:
   MultiheadAttention attn_{nullptr};
@@ -42,8 +41,7 @@ TORCH_MODULE(QueryDecoder);
 
 // Masked average pooling, the cosine pseudo-mask and the merge convolution
 // around a QueryDecoder. `grid` is SAM's embedding side (64 in the release).
-torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder,
-                                    const torch::Tensor& f_ref, const torch::Tensor& f_branch,
-                                    const torch::Tensor& mask, int grid);
+torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& f_ref,
+                                    const torch::Tensor& f_branch, const torch::Tensor& mask, int grid);
 
 }  // namespace ctrlfuse::model

@@ -2,8 +2,8 @@
 
 #include <cmath>
 #include <sstream>
-#include <type_traits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "model/checkpoint/checkpoint.h"
 
@@ -51,8 +51,7 @@ double Trainer::CurrentLr() const {
 
 StepReport Trainer::Step(const TrainBatch& batch) {
   const double lr = CurrentLr();
-  for (auto& group : optimizer_->param_groups())
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   optimizer_->zero_grad();
   auto out = net_->forward(batch.vis, batch.ir, batch.mask);
   auto terms = ComputeLosses(out, batch.vis, batch.ir, batch.mask, vgg_ ? &vgg_ : nullptr);
@@ -68,6 +67,40 @@ StepReport Trainer::Step(const TrainBatch& batch) {
   r.pixel = terms.pixel.item<double>();
   r.segmentation = terms.segmentation.item<double>();
   r.perceptual = terms.perceptual.item<double>();
+  return r;
+}
+
+SamPretrainer::SamPretrainer(CtrlFuseNet net, double lr, double weight_decay) : net_(std::move(net)) {
+  net_->train();
+  net_->set_sam_trainable(true);
+  for (auto& p : net_->sam_model->parameters()) p.set_requires_grad(true);
+  optimizer_ = std::make_unique<torch::optim::Adam>(net_->sam_model->parameters(),
+                                                    torch::optim::AdamOptions(lr).weight_decay(weight_decay));
+}
+
+StepReport SamPretrainer::Step(const torch::Tensor& image, const torch::Tensor& boxes, const torch::Tensor& mask) {
+  optimizer_->zero_grad();
+  auto& sam = net_->sam_model;
+  const double s = sam->config().img_size;
+  auto embedding = net_->SamEmbedding(image);
+  // Boxes follow the stretch to the square SAM input.
+  auto scale = torch::tensor({s / image.size(3), s / image.size(2), s / image.size(3), s / image.size(2)},
+                             boxes.options());
+  sam::SparsePrompts prompts;
+  prompts.boxes = boxes * scale;
+  auto [sparse, dense] = sam->prompt_encoder->forward(prompts, image.size(0));
+  auto pred = sam->mask_decoder(embedding, sam->prompt_encoder->DensePositionalEncoding(), sparse, dense, false);
+  auto logits = torch::nn::functional::interpolate(pred.low_res_logits,
+                                                   torch::nn::functional::InterpolateFuncOptions()
+                                                       .size(std::vector<int64_t>{image.size(2), image.size(3)})
+                                                       .mode(torch::kBilinear)
+                                                       .align_corners(true));
+  auto loss = SegmentationLoss(logits, mask);
+  loss.backward();
+  optimizer_->step();
+  StepReport r;
+  r.step = ++step_;
+  r.segmentation = r.total = loss.item<double>();
   return r;
 }
 
@@ -96,7 +129,8 @@ void Trainer::Resume(const std::string& path) {
   step_ = step->i;
   auto& state = optimizer_->state();
   for (const auto& [name, p] : trainable_) {
-    auto avg = moments->Get(name + ".exp_avg"), sq = moments->Get(name + ".exp_avg_sq"), n = moments->Get(name + ".step");
+    auto avg = moments->Get(name + ".exp_avg"), sq = moments->Get(name + ".exp_avg_sq"),
+         n = moments->Get(name + ".step");
     if (!avg || !sq || !n) continue;
     auto s = std::make_unique<torch::optim::AdamParamState>();
     s->exp_avg(avg->tensor.clone());

@@ -59,4 +59,23 @@ class Trainer {
   int64_t step_ = 0;
 };
 
+// Pretrains SAM the standard way (box prompt -> mask, BCE + Dice) on the
+// image SAM sees inside CtrlFuse. The release starts from the official,
+// frozen SAM; a configuration without official weights (tiny) gets its SAM
+// from this phase, then trains CtrlFuse with SAM frozen, like the release.
+// Training SAM jointly from scratch was tried first: its mask decoder
+// collapses to "no mask anywhere" (BCE drives every logit negative before
+// the prompt is used), and the prompt never reaches the fused image.
+class SamPretrainer {
+ public:
+  SamPretrainer(CtrlFuseNet net, double lr, double weight_decay);
+  // image [B,1,H,W] in [0,1], boxes [B,4] (x0,y0,x1,y1 in pixels), mask [B,1,H,W].
+  StepReport Step(const torch::Tensor& image, const torch::Tensor& boxes, const torch::Tensor& mask);
+
+ private:
+  CtrlFuseNet net_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  int64_t step_ = 0;
+};
+
 }  // namespace ctrlfuse::model

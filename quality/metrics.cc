@@ -78,7 +78,7 @@ double Pearson(const cv::Mat& x, const cv::Mat& y) {
 }  // namespace
 
 const std::vector<std::string>& MetricNames() {
-  static const std::vector<std::string> names = {"EN", "SD", "SF", "AG", "MI", "CC", "SCD",
+  static const std::vector<std::string> names = {"EN",  "SD",   "SF",   "AG",  "MI",   "CC",  "SCD",
                                                  "MSE", "PSNR", "SSIM", "VIF", "Qabf", "Nabf"};
   return names;
 }
@@ -132,10 +132,10 @@ double AverageGradient(const cv::Mat& f) {
   double sum = 0;
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
-      const double gx = j == 0 ? f.at<double>(i, 1) - f.at<double>(i, 0)
+      const double gx = j == 0       ? f.at<double>(i, 1) - f.at<double>(i, 0)
                         : j == n - 1 ? f.at<double>(i, j) - f.at<double>(i, j - 1)
                                      : (f.at<double>(i, j + 1) - f.at<double>(i, j - 1)) / 2;
-      const double gy = i == 0 ? f.at<double>(1, j) - f.at<double>(0, j)
+      const double gy = i == 0       ? f.at<double>(1, j) - f.at<double>(0, j)
                         : i == m - 1 ? f.at<double>(i, j) - f.at<double>(i - 1, j)
                                      : (f.at<double>(i + 1, j) - f.at<double>(i - 1, j)) / 2;
       sum += std::sqrt((gx * gx + gy * gy) / 2);
@@ -205,9 +205,19 @@ double Vif(const cv::Mat& ref_in, const cv::Mat& dist_in) {
         double v1 = std::max(0.0, s1.at<double>(i, j)), v2 = std::max(0.0, s2.at<double>(i, j));
         const double v12 = s12.at<double>(i, j);
         double g = v12 / (v1 + eps), sv = v2 - g * v12;
-        if (v1 < eps) { g = 0; sv = v2; v1 = 0; }
-        if (v2 < eps) { g = 0; sv = 0; }
-        if (g < 0) { sv = v2; g = 0; }
+        if (v1 < eps) {
+          g = 0;
+          sv = v2;
+          v1 = 0;
+        }
+        if (v2 < eps) {
+          g = 0;
+          sv = 0;
+        }
+        if (g < 0) {
+          sv = v2;
+          g = 0;
+        }
         if (sv <= eps) sv = eps;
         num += std::log10(1 + g * g * v1 / (sv + sigma_nsq));
         den += std::log10(1 + v1 / sigma_nsq);

@@ -23,10 +23,10 @@ const std::vector<std::string>& MetricNames();
 cv::Mat ToGrey255(const cv::Mat& image);
 
 // Each on CV_64F grey 0..255 images (see the .cc for each convention).
-double Entropy(const cv::Mat& f);                       // EN, bits
-double StandardDeviation(const cv::Mat& f);             // SD, population
-double SpatialFrequency(const cv::Mat& f);              // SF
-double AverageGradient(const cv::Mat& f);               // AG
+double Entropy(const cv::Mat& f);                              // EN, bits
+double StandardDeviation(const cv::Mat& f);                    // SD, population
+double SpatialFrequency(const cv::Mat& f);                     // SF
+double AverageGradient(const cv::Mat& f);                      // AG
 double MutualInformation(const cv::Mat& x, const cv::Mat& f);  // one pair, bits
 double Correlation(const cv::Mat& x, const cv::Mat& y);        // Pearson r
 double Ssim(const cv::Mat& x, const cv::Mat& y);               // Gaussian 11x11, sigma 1.5

@@ -30,7 +30,9 @@ class ContentHasher {
   void Add(const void* data, size_t n);
   void Add(const std::string& s) { Add(s.data(), s.size()); }
   template <typename T>
-  void AddValue(const T& v) { Add(&v, sizeof v); }
+  void AddValue(const T& v) {
+    Add(&v, sizeof v);
+  }
   CacheKey Finish() const { return {a_, b_}; }
 
  private:

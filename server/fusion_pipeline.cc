@@ -6,22 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "image/codec.h"
+#include "image/image_data.h"
 
 namespace ctrlfuse::server {
 namespace {
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
-
-api::ImageData ToImageData(const cv::Mat& m) {
-  api::ImageData d;
-  d.width = m.cols;
-  d.height = m.rows;
-  d.channels = m.channels();
-  d.bit_depth = m.depth() == CV_16U ? 16 : 8;
-  cv::Mat c = m.isContinuous() ? m : m.clone();
-  d.bytes.assign(c.data, c.data + c.total() * c.elemSize());
-  return d;
-}
 
 CacheKey PairKey(const api::ImageData& ir, const api::ImageData& vis, const std::string& norm) {
   ContentHasher h;
@@ -85,13 +75,6 @@ absl::StatusOr<v1::Image> EncodeOutput(const cv::Mat& img, const ParsedRequest& 
   return out;
 }
 
-cv::Mat Grey8(const cv::Mat& m) {
-  cv::Mat g = m;
-  if (g.channels() == 3) cv::cvtColor(g, g, cv::COLOR_BGR2GRAY);
-  if (g.depth() == CV_16U) cv::normalize(g, g, 0, 255, cv::NORM_MINMAX, CV_8U);
-  return g;
-}
-
 }  // namespace
 
 FusionPipeline::FusionPipeline(api::FusionEngine* engine, PipelineOptions options, Metrics* metrics, Clock* clock)
@@ -99,11 +82,11 @@ FusionPipeline::FusionPipeline(api::FusionEngine* engine, PipelineOptions option
       options_(std::move(options)),
       metrics_(metrics),
       clock_(clock),
-      scheduler_(options_.batching, clock,
-                 [this](const BatchTask&, const absl::Status& s) {
-                   metrics_->CountFailure(absl::IsDeadlineExceeded(s) ? FailureReason::kDeadline
-                                                                      : FailureReason::kCancelled);
-                 }),
+      scheduler_(
+          options_.batching, clock,
+          [this](const BatchTask&, const absl::Status& s) {
+            metrics_->CountFailure(absl::IsDeadlineExceeded(s) ? FailureReason::kDeadline : FailureReason::kCancelled);
+          }),
       cache_(options_.cache_bytes) {}
 
 FusionPipeline::~FusionPipeline() { Stop(); }
@@ -203,7 +186,7 @@ absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes) {
   for (const auto& size : buckets) {
     cv::Mat grey(size, CV_8UC1, cv::Scalar(128)), colour(size, CV_8UC3, cv::Scalar(90, 120, 150));
     cv::randu(grey, 0, 255);
-    auto ir = ToImageData(grey), vis = ToImageData(colour);
+    auto ir = image::ToImageData(grey), vis = image::ToImageData(colour);
     for (size_t b = 1; b <= options_.batching.max_batch_size; ++b) {
       std::vector<api::EncodeInput> in(b, api::EncodeInput{&ir, &vis, {}});
       auto enc = engine_->Encode(in);
@@ -227,15 +210,15 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
 
   // Prompt: boxes and points become a mask through SAM on the visible image.
   if (p.prompt_kind == ParsedRequest::PromptKind::kBoxes || p.prompt_kind == ParsedRequest::PromptKind::kPoints) {
-    auto mask = engine_->SegmentVisible(ToImageData(p.visible), p.boxes, p.points, p.point_labels);
+    auto mask = engine_->SegmentVisible(image::ToImageData(p.visible), p.boxes, p.points, p.point_labels);
     if (!mask.ok()) return mask.status();
     p.mask = cv::Mat(p.visible.rows, p.visible.cols, CV_8UC1, mask->data()).clone();
   }
   const cv::Size size = p.infrared.size(), bucket = BucketFor(size);
   auto task = std::make_shared<FuseTask>();
   task->bucket = {bucket.width, bucket.height};
-  task->ir = ToImageData(Pad(p.infrared, bucket, cv::BORDER_REPLICATE));
-  task->vis = ToImageData(Pad(p.visible, bucket, cv::BORDER_REPLICATE));
+  task->ir = image::ToImageData(Pad(p.infrared, bucket, cv::BORDER_REPLICATE));
+  task->vis = image::ToImageData(Pad(p.visible, bucket, cv::BORDER_REPLICATE));
   if (!p.mask.empty()) {
     cv::Mat m = Pad(p.mask, bucket, cv::BORDER_CONSTANT);
     task->mask.assign(m.data, m.data + m.total());
@@ -276,11 +259,20 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   for (auto kind : p.return_masks) {
     cv::Mat m;
     switch (kind) {
-      case v1::MASK_KIND_FUSED: m = plane(f.mask, 1); break;
-      case v1::MASK_KIND_VISIBLE: m = plane(f.mask_vis, 1); break;
-      case v1::MASK_KIND_INFRARED: m = plane(f.mask_ir, 1); break;
-      case v1::MASK_KIND_PROMPT: m = p.mask.empty() ? cv::Mat(size, CV_8UC1, cv::Scalar(0)) : p.mask; break;
-      default: continue;
+      case v1::MASK_KIND_FUSED:
+        m = plane(f.mask, 1);
+        break;
+      case v1::MASK_KIND_VISIBLE:
+        m = plane(f.mask_vis, 1);
+        break;
+      case v1::MASK_KIND_INFRARED:
+        m = plane(f.mask_ir, 1);
+        break;
+      case v1::MASK_KIND_PROMPT:
+        m = p.mask.empty() ? cv::Mat(size, CV_8UC1, cv::Scalar(0)) : p.mask;
+        break;
+      default:
+        continue;
     }
     auto* out = resp.add_masks();
     out->set_kind(kind);
@@ -291,7 +283,8 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
     *out->mutable_image() = std::move(*mimg);
   }
   if (!p.metrics.empty() && options_.quality) {
-    auto values = options_.quality(Grey8(p.infrared), Grey8(p.visible), fused_grey, p.metrics);
+    // Same conventions as ctrlfuse-eval on the same files (quality::ToGrey255).
+    auto values = options_.quality(p.infrared, p.visible, fused_grey, p.metrics);
     for (const auto& [name, value] : values) {
       (*resp.mutable_metrics())[name] = value;
       metrics_->ObserveQuality(name, value);

@@ -23,7 +23,8 @@
 
 namespace ctrlfuse::server {
 
-// Computes the named quality metrics for (ir, vis, fused) grey 8-bit images.
+// Computes the named quality metrics for (ir, vis, fused) as decoded (8- or
+// 16-bit, grey or colour: the quality library converts, as ctrlfuse-eval does).
 using QualityFn = std::function<std::map<std::string, double>(
     const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused, const std::vector<std::string>& names)>;
 

@@ -15,16 +15,26 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 const char* CodeName(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return "OK";
-    case absl::StatusCode::kCancelled: return "CANCELLED";
-    case absl::StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case absl::StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case absl::StatusCode::kUnimplemented: return "UNIMPLEMENTED";
-    case absl::StatusCode::kInternal: return "INTERNAL";
-    case absl::StatusCode::kUnavailable: return "UNAVAILABLE";
-    default: return "UNKNOWN";
+    case absl::StatusCode::kOk:
+      return "OK";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case absl::StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case absl::StatusCode::kInternal:
+      return "INTERNAL";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -39,7 +49,10 @@ SteadyTime SteadyDeadline(const grpc::ServerContext* context) {
 
 FusionServiceImpl::FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info,
                                      size_t stream_window)
-    : pipeline_(pipeline), metrics_(metrics), info_(std::move(info)), stream_window_(std::max<size_t>(1, stream_window)) {}
+    : pipeline_(pipeline),
+      metrics_(metrics),
+      info_(std::move(info)),
+      stream_window_(std::max<size_t>(1, stream_window)) {}
 
 absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext* context,
                                                             const v1::FuseRequest& request, const char* method) {
@@ -53,10 +66,17 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
     metrics_->in_flight->Decrement();
     // Rejections, deadlines and cancels are counted where they happen.
     switch (result.status().code()) {
-      case absl::StatusCode::kInvalidArgument: metrics_->CountFailure(FailureReason::kInvalid); break;
-      case absl::StatusCode::kInternal: metrics_->CountFailure(FailureReason::kInternal); break;
-      case absl::StatusCode::kUnimplemented: metrics_->CountFailure(FailureReason::kUnimplemented); break;
-      default: break;
+      case absl::StatusCode::kInvalidArgument:
+        metrics_->CountFailure(FailureReason::kInvalid);
+        break;
+      case absl::StatusCode::kInternal:
+        metrics_->CountFailure(FailureReason::kInternal);
+        break;
+      case absl::StatusCode::kUnimplemented:
+        metrics_->CountFailure(FailureReason::kUnimplemented);
+        break;
+      default:
+        break;
     }
   }
   metrics_->CountRequest(method, CodeName(result.status().code()));
@@ -71,8 +91,8 @@ grpc::Status FusionServiceImpl::Fuse(grpc::ServerContext* context, const v1::Fus
   return grpc::Status::OK;
 }
 
-grpc::Status FusionServiceImpl::FuseStream(
-    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) {
+grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
+                                           grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::future<v1::StreamFuseResponse>> pending;  // request order

@@ -23,8 +23,7 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
   void SetServing(bool serving) { serving_ = serving; }
 
-  grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request,
-                    v1::FuseResponse* response) override;
+  grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request, v1::FuseResponse* response) override;
   grpc::Status FuseStream(grpc::ServerContext* context,
                           grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) override;
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,

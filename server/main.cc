@@ -20,8 +20,8 @@
 
 namespace {
 void Log(const std::string& msg) {
-  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << " ctrlfuse-server: "
-            << msg << std::endl;
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << " ctrlfuse-server: " << msg
+            << std::endl;
 }
 }  // namespace
 

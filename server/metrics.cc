@@ -12,8 +12,8 @@ namespace {
 
 // Latencies seen here run from ~1 ms (decode of a small pair on a GPU) to
 // tens of seconds (ViT-H on a CPU).
-const prometheus::Histogram::BucketBoundaries kSecondsBuckets = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+const prometheus::Histogram::BucketBoundaries kSecondsBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                 0.5,   1,      2.5,   5,    10,    30,   60,  120};
 
 // process_cpu_seconds_total and process_resident_memory_bytes from /proc,
 // read on each scrape.
@@ -32,8 +32,10 @@ class ProcessCollector : public prometheus::Collectable {
       if (i == 15) stime = std::stod(field);
     }
     const double ticks = double(sysconf(_SC_CLK_TCK));
-    prometheus::MetricFamily cpu{"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                                 prometheus::MetricType::Counter, {}};
+    prometheus::MetricFamily cpu{"process_cpu_seconds_total",
+                                 "Total user and system CPU time spent in seconds.",
+                                 prometheus::MetricType::Counter,
+                                 {}};
     prometheus::ClientMetric c;
     c.counter.value = (utime + stime) / ticks;
     cpu.metric.push_back(c);
@@ -42,8 +44,8 @@ class ProcessCollector : public prometheus::Collectable {
     std::ifstream statm("/proc/self/statm");
     long size = 0, resident = 0;
     statm >> size >> resident;
-    prometheus::MetricFamily rss{"process_resident_memory_bytes", "Resident memory size in bytes.",
-                                 prometheus::MetricType::Gauge, {}};
+    prometheus::MetricFamily rss{
+        "process_resident_memory_bytes", "Resident memory size in bytes.", prometheus::MetricType::Gauge, {}};
     prometheus::ClientMetric r;
     r.gauge.value = double(resident) * double(sysconf(_SC_PAGESIZE));
     rss.metric.push_back(r);
@@ -60,36 +62,73 @@ prometheus::Histogram* Seconds(prometheus::Registry& reg, const std::string& nam
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   auto& reg = *registry_;
-  requests_ = &prometheus::BuildCounter().Name("ctrlfuse_requests_total")
+  requests_ = &prometheus::BuildCounter()
+                   .Name("ctrlfuse_requests_total")
                    .Help("Fusion requests (stream messages count one each) by gRPC method and status code.")
                    .Register(reg);
-  failures_ = &prometheus::BuildCounter().Name("ctrlfuse_failures_total")
+  failures_ = &prometheus::BuildCounter()
+                   .Name("ctrlfuse_failures_total")
                    .Help("Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented.")
                    .Register(reg);
-  images_fused = &prometheus::BuildCounter().Name("ctrlfuse_images_fused_total")
-                      .Help("Images fused successfully.").Register(reg).Add({});
-  queued = &prometheus::BuildGauge().Name("ctrlfuse_queued_requests").Help("Requests waiting in the batcher.")
-                .Register(reg).Add({});
-  in_flight = &prometheus::BuildGauge().Name("ctrlfuse_inflight_requests")
-                   .Help("Requests accepted and not yet answered.").Register(reg).Add({});
-  request_seconds = Seconds(reg, "ctrlfuse_request_duration_seconds", "End-to-end time of a fusion request in the server.");
+  images_fused = &prometheus::BuildCounter()
+                      .Name("ctrlfuse_images_fused_total")
+                      .Help("Images fused successfully.")
+                      .Register(reg)
+                      .Add({});
+  queued = &prometheus::BuildGauge()
+                .Name("ctrlfuse_queued_requests")
+                .Help("Requests waiting in the batcher.")
+                .Register(reg)
+                .Add({});
+  in_flight = &prometheus::BuildGauge()
+                   .Name("ctrlfuse_inflight_requests")
+                   .Help("Requests accepted and not yet answered.")
+                   .Register(reg)
+                   .Add({});
+  request_seconds =
+      Seconds(reg, "ctrlfuse_request_duration_seconds", "End-to-end time of a fusion request in the server.");
   queue_seconds = Seconds(reg, "ctrlfuse_queue_duration_seconds", "Time from admission to the batch starting.");
   decode_seconds = Seconds(reg, "ctrlfuse_decode_duration_seconds", "Image decoding and validation time.");
-  preprocess_seconds = Seconds(reg, "ctrlfuse_preprocess_duration_seconds", "Prompt resolution (boxes/points via SAM) and padding time.");
-  compute_seconds = Seconds(reg, "ctrlfuse_compute_duration_seconds", "Model time of the batch a request ran in (encode + decode).");
+  preprocess_seconds = Seconds(reg, "ctrlfuse_preprocess_duration_seconds",
+                               "Prompt resolution (boxes/points via SAM) and padding time.");
+  compute_seconds =
+      Seconds(reg, "ctrlfuse_compute_duration_seconds", "Model time of the batch a request ran in (encode + decode).");
   encode_seconds = Seconds(reg, "ctrlfuse_encode_duration_seconds", "Output image encoding time.");
-  batch_size = &prometheus::BuildHistogram().Name("ctrlfuse_batch_size").Help("Size of the batches run by the model.")
-                    .Register(reg).Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 3, 4, 6, 8, 12, 16, 24, 32});
-  padding_ratio = &prometheus::BuildHistogram().Name("ctrlfuse_padding_ratio")
+  batch_size = &prometheus::BuildHistogram()
+                    .Name("ctrlfuse_batch_size")
+                    .Help("Size of the batches run by the model.")
+                    .Register(reg)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 3, 4, 6, 8, 12, 16, 24, 32});
+  padding_ratio = &prometheus::BuildHistogram()
+                       .Name("ctrlfuse_padding_ratio")
                        .Help("Fraction of a bucket's pixels that were padding (pad-to-bucket policy).")
-                       .Register(reg).Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
-  cache_hits = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_hits_total").Help("Encode-cache hits.").Register(reg).Add({});
-  cache_misses = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_misses_total").Help("Encode-cache misses.").Register(reg).Add({});
-  cache_evictions = &prometheus::BuildCounter().Name("ctrlfuse_encode_cache_evictions_total").Help("Encode-cache evictions.").Register(reg).Add({});
-  cache_bytes = &prometheus::BuildGauge().Name("ctrlfuse_encode_cache_bytes").Help("Bytes held by the encode cache.").Register(reg).Add({});
+                       .Register(reg)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
+  cache_hits = &prometheus::BuildCounter()
+                    .Name("ctrlfuse_encode_cache_hits_total")
+                    .Help("Encode-cache hits.")
+                    .Register(reg)
+                    .Add({});
+  cache_misses = &prometheus::BuildCounter()
+                      .Name("ctrlfuse_encode_cache_misses_total")
+                      .Help("Encode-cache misses.")
+                      .Register(reg)
+                      .Add({});
+  cache_evictions = &prometheus::BuildCounter()
+                         .Name("ctrlfuse_encode_cache_evictions_total")
+                         .Help("Encode-cache evictions.")
+                         .Register(reg)
+                         .Add({});
+  cache_bytes = &prometheus::BuildGauge()
+                     .Name("ctrlfuse_encode_cache_bytes")
+                     .Help("Bytes held by the encode cache.")
+                     .Register(reg)
+                     .Add({});
   model_info_ = &prometheus::BuildGauge().Name("ctrlfuse_model_info").Help("The loaded model (value 1).").Register(reg);
-  quality_ = &prometheus::BuildHistogram().Name("ctrlfuse_fusion_quality")
-                  .Help("Fusion quality metrics computed on request, by metric name.").Register(reg);
+  quality_ = &prometheus::BuildHistogram()
+                  .Name("ctrlfuse_fusion_quality")
+                  .Help("Fusion quality metrics computed on request, by metric name.")
+                  .Register(reg);
 }
 
 Metrics::~Metrics() = default;

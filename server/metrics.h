@@ -15,7 +15,7 @@
 namespace prometheus {
 class Exposer;
 class Collectable;
-}
+}  // namespace prometheus
 
 namespace ctrlfuse::server {
 
@@ -40,8 +40,8 @@ class Metrics {
   prometheus::Counter* images_fused;
   prometheus::Gauge* queued;
   prometheus::Gauge* in_flight;
-  prometheus::Histogram *request_seconds, *queue_seconds, *decode_seconds, *preprocess_seconds,
-      *compute_seconds, *encode_seconds, *batch_size, *padding_ratio;
+  prometheus::Histogram *request_seconds, *queue_seconds, *decode_seconds, *preprocess_seconds, *compute_seconds,
+      *encode_seconds, *batch_size, *padding_ratio;
   prometheus::Counter *cache_hits, *cache_misses, *cache_evictions;
   prometheus::Gauge* cache_bytes;
 

@@ -24,8 +24,8 @@ absl::StatusOr<cv::Mat> ParseImage(const v1::Image& img, absl::string_view field
       return image::Decode(img.encoded(), absl::StrCat(field, ".encoded"), limits.max_pixels);
     case v1::Image::kRaw: {
       const auto& r = img.raw();
-      return image::FromRaw(r.width(), r.height(), r.channels(), r.bit_depth(), r.pixels(),
-                            absl::StrCat(field, ".raw"), limits.max_pixels);
+      return image::FromRaw(r.width(), r.height(), r.channels(), r.bit_depth(), r.pixels(), absl::StrCat(field, ".raw"),
+                            limits.max_pixels);
     }
     default:
       return Invalid(field, "missing (set encoded or raw)");
@@ -57,8 +57,10 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
       if (!m.ok()) return m.status();
       cv::Mat mask = *m;
       if (mask.size() != p.infrared.size())
-        return Invalid("prompt.mask", absl::StrCat("size ", mask.cols, "x", mask.rows, " differs from the images' ", w, "x", h));
-      if (mask.channels() != 1) return Invalid("prompt.mask", absl::StrCat(mask.channels(), " channels, expected a 1-channel grey mask"));
+        return Invalid("prompt.mask",
+                       absl::StrCat("size ", mask.cols, "x", mask.rows, " differs from the images' ", w, "x", h));
+      if (mask.channels() != 1)
+        return Invalid("prompt.mask", absl::StrCat(mask.channels(), " channels, expected a 1-channel grey mask"));
       if (mask.depth() != CV_8U) return Invalid("prompt.mask", "16-bit mask, expected 8-bit (0..255)");
       p.mask = mask;
       p.prompt_kind = ParsedRequest::PromptKind::kMask;
@@ -67,7 +69,8 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
     case v1::Prompt::kRleMask: {
       const auto& r = prompt.rle_mask();
       if (r.width() != uint32_t(w) || r.height() != uint32_t(h))
-        return Invalid("prompt.rle_mask", absl::StrCat("size ", r.width(), "x", r.height(), " differs from the images' ", w, "x", h));
+        return Invalid("prompt.rle_mask",
+                       absl::StrCat("size ", r.width(), "x", r.height(), " differs from the images' ", w, "x", h));
       auto m = image::DecodeRle(r.width(), r.height(), {r.counts().begin(), r.counts().end()}, "prompt.rle_mask");
       if (!m.ok()) return m.status();
       p.mask = *m;
@@ -128,7 +131,8 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
       break;
     }
     if (std::find(known_metrics.begin(), known_metrics.end(), m) == known_metrics.end())
-      return Invalid("options.metrics", absl::StrCat("unknown metric '", m, "' (known: ", absl::StrJoin(known_metrics, ", "), ", all)"));
+      return Invalid("options.metrics",
+                     absl::StrCat("unknown metric '", m, "' (known: ", absl::StrJoin(known_metrics, ", "), ", all)"));
     p.metrics.push_back(m);
   }
   if (!o.ir_normalization().empty()) {

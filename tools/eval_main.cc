@@ -64,10 +64,12 @@ int main(int argc, char** argv) {
   if (names.empty()) names = ctrlfuse::quality::MetricNames();
 
   if (!absl::GetFlag(FLAGS_ir).empty()) {
-    auto values = Compute(Read(absl::GetFlag(FLAGS_ir)), Read(absl::GetFlag(FLAGS_vis)), Read(absl::GetFlag(FLAGS_fused)), names);
+    auto values =
+        Compute(Read(absl::GetFlag(FLAGS_ir)), Read(absl::GetFlag(FLAGS_vis)), Read(absl::GetFlag(FLAGS_fused)), names);
     if (absl::GetFlag(FLAGS_json)) {
       std::cout << "{";
-      for (size_t i = 0; i < names.size(); ++i) std::cout << (i ? ", " : "") << "\"" << names[i] << "\": " << Number(values[names[i]]);
+      for (size_t i = 0; i < names.size(); ++i)
+        std::cout << (i ? ", " : "") << "\"" << names[i] << "\": " << Number(values[names[i]]);
       std::cout << "}" << std::endl;
     } else {
       for (const auto& n : names) std::cout << std::left << std::setw(6) << n << Number(values[n]) << "\n";

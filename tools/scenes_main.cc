@@ -32,21 +32,23 @@ int main(int argc, char** argv) {
   labels << "file\ttarget\tlabel\tx\ty\twidth\theight\tin_mask\n";
   for (int i = absl::GetFlag(FLAGS_first); i < absl::GetFlag(FLAGS_first) + absl::GetFlag(FLAGS_count); ++i) {
     auto options = ctrlfuse::image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width),
-                                                     absl::GetFlag(FLAGS_height), absl::GetFlag(FLAGS_ir_bits));
+                                                    absl::GetFlag(FLAGS_height), absl::GetFlag(FLAGS_ir_bits));
     auto scene = ctrlfuse::image::GenerateScene(options);
     const std::string name = absl::StrFormat("%04d.png", i);
     cv::Mat mask(scene.visible.size(), CV_8UC1, cv::Scalar(0));
-    const size_t in_mask = std::min<size_t>(scene.targets.size(), size_t(std::max(1, absl::GetFlag(FLAGS_mask_targets))));
+    const size_t in_mask =
+        std::min<size_t>(scene.targets.size(), size_t(std::max(1, absl::GetFlag(FLAGS_mask_targets))));
     for (size_t k = 0; k < in_mask; ++k) mask |= scene.targets[k].mask;
-    if (!cv::imwrite((out / "ir" / name).string(), scene.infrared) || !cv::imwrite((out / "vi" / name).string(), scene.visible) ||
+    if (!cv::imwrite((out / "ir" / name).string(), scene.infrared) ||
+        !cv::imwrite((out / "vi" / name).string(), scene.visible) ||
         !cv::imwrite((out / "mask" / name).string(), mask)) {
       std::cerr << "cannot write into " << out << std::endl;
       return 1;
     }
     for (size_t k = 0; k < scene.targets.size(); ++k) {
       const auto& t = scene.targets[k];
-      labels << name << '\t' << k << '\t' << t.label << '\t' << t.box.x << '\t' << t.box.y << '\t' << t.box.width << '\t'
-             << t.box.height << '\t' << (k < in_mask) << '\n';
+      labels << name << '\t' << k << '\t' << t.label << '\t' << t.box.x << '\t' << t.box.y << '\t' << t.box.width
+             << '\t' << t.box.height << '\t' << (k < in_mask) << '\n';
     }
   }
   std::cout << "wrote " << absl::GetFlag(FLAGS_count) << " scenes to " << out << std::endl;

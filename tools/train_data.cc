@@ -98,12 +98,16 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
     for (const auto& f : *set)
       if (!others[0]->count(f) || !others[1]->count(f)) unpaired.push_back(f);
     if (!unpaired.empty())
-      problems.push_back(absl::StrCat(label, "/ has ", unpaired.size(), " without a pair: ",
-                                      absl::StrJoin(std::vector<std::string>(unpaired.begin(), unpaired.begin() + std::min<size_t>(5, unpaired.size())), ", "),
-                                      unpaired.size() > 5 ? ", ..." : ""));
+      problems.push_back(absl::StrCat(
+          label, "/ has ", unpaired.size(), " without a pair: ",
+          absl::StrJoin(
+              std::vector<std::string>(unpaired.begin(), unpaired.begin() + std::min<size_t>(5, unpaired.size())),
+              ", "),
+          unpaired.size() > 5 ? ", ..." : ""));
   }
   if (!problems.empty())
-    return absl::InvalidArgumentError(absl::StrCat(dir, ": folders do not pair by file name: ", absl::StrJoin(problems, "; ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": folders do not pair by file name: ", absl::StrJoin(problems, "; ")));
   if (v.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
   return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, std::vector<std::string>(v.begin(), v.end())));
 }

@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, resume, "", "Continue exactly from a checkpoint this tool
 ABSL_FLAG(std::string, init, "", "Start from weights: own, official CtrlFuse, or official SAM checkpoint.");
 ABSL_FLAG(std::string, vgg16, "", "torchvision VGG16 state_dict for the perceptual loss (optional).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
+ABSL_FLAG(int64_t, sam_pretrain_steps, 0,
+          "Without official SAM weights: first pretrain SAM this many steps on box prompts, then train "
+          "CtrlFuse with SAM frozen, as the release does (0 = SAM trains jointly from scratch).");
 
 namespace {
 using namespace ctrlfuse;
@@ -125,9 +128,40 @@ int main(int argc, char** argv) {
   } else {
     std::cerr << "ctrlfuse-train: no --vgg16 weights: the perceptual loss is left out" << std::endl;
   }
-  model::Trainer trainer(net, options, vgg);
   const fs::path out = absl::GetFlag(FLAGS_out);
   fs::create_directories(out);
+  const int64_t sam_steps = absl::GetFlag(FLAGS_sam_pretrain_steps);
+  if (!absl::GetFlag(FLAGS_resume).empty()) {
+    // A resumed run keeps the SAM regime it was saved with.
+    try {
+      auto file = model::ckpt::ReadTorchFile(absl::GetFlag(FLAGS_resume));
+      if (auto t = file->Get("train_sam")) options.train_sam = t->i != 0;
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+  } else if (sam_steps > 0 && options.train_sam) {
+    model::SamPretrainer sam(net, options.lr, options.weight_decay);
+    std::ofstream sam_log(out / "sam_pretrain_log.csv");
+    sam_log << "step,segmentation\n";
+    for (int64_t step = 0; step < sam_steps; ++step) {
+      auto s = data->Get(seed + 7777, train::SampleIndex(seed + 7777, step, 1, 0, data->size()));
+      if (!s.ok()) return Fail(std::string(s.status().message()));
+      const cv::Rect box = cv::boundingRect(s->mask);
+      if (box.area() == 0) continue;
+      auto b = ToBatch({*s});
+      // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
+      // towards max(visible, infrared).
+      auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
+      auto boxes = torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
+      auto r = sam.Step(image, boxes, b.mask);
+      sam_log << r.step << "," << r.segmentation << "\n";
+      if (r.step % 100 == 0 || r.step == sam_steps)
+        std::cerr << absl::StrFormat("sam pretrain step %d/%d seg %.4f\n", r.step, sam_steps, r.segmentation);
+    }
+    model::SaveCheckpoint(net, (out / "sam_pretrained.pth").string());
+    options.train_sam = false;  // frozen from here on, as released
+  }
+  model::Trainer trainer(net, options, vgg);
   if (!absl::GetFlag(FLAGS_resume).empty()) {
     try {
       trainer.Resume(absl::GetFlag(FLAGS_resume));
@@ -163,9 +197,9 @@ int main(int argc, char** argv) {
     log << absl::StrFormat("%d,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", r.step, r.lr, r.total, r.fusion_ref,
                            r.fusion_fused, r.pixel, r.segmentation, r.perceptual, elapsed);
     const double rate = (r.step - first) / std::max(elapsed, 1e-9);
-    const std::string line = absl::StrFormat("step %d/%d loss %.4f (fusion %.3f+%.3f pixel %.3f seg %.3f) %.2f steps/s ETA %.0fs",
-                                             r.step, steps, r.total, r.fusion_ref, r.fusion_fused, r.pixel,
-                                             r.segmentation, rate, (steps - r.step) / std::max(rate, 1e-9));
+    const std::string line = absl::StrFormat(
+        "step %d/%d loss %.4f (fusion %.3f+%.3f pixel %.3f seg %.3f) %.2f steps/s ETA %.0fs", r.step, steps, r.total,
+        r.fusion_ref, r.fusion_fused, r.pixel, r.segmentation, rate, (steps - r.step) / std::max(rate, 1e-9));
     if (tty) {
       std::cerr << "\r" << line << std::flush;
     } else if (r.step % 50 == 0 || r.step == steps) {
@@ -179,7 +213,7 @@ int main(int argc, char** argv) {
   }
   if (tty) std::cerr << std::endl;
   trainer.Save((out / "final.pth").string());
-  std::cout << "trained " << config.name << " to step " << trainer.step() << "; checkpoint " << (out / "final.pth").string()
-            << std::endl;
+  std::cout << "trained " << config.name << " to step " << trainer.step() << "; checkpoint "
+            << (out / "final.pth").string() << std::endl;
   return 0;
 }

@@ -46,7 +46,8 @@ torch::Tensor ToTensor(const ImageData& img, bool raw16) {
 }
 
 std::vector<uint8_t> ToBytes(const torch::Tensor& x01) {  // [1,C,H,W] -> HWC uint8
-  auto t = (x01.squeeze(0).permute({1, 2, 0}).to(torch::kFloat32).clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
+  auto t =
+      (x01.squeeze(0).permute({1, 2, 0}).to(torch::kFloat32).clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
   return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
 }
 
@@ -57,7 +58,8 @@ absl::Status CheckImage(const ImageData& img, const char* field) {
   if (img.bit_depth != 8 && img.bit_depth != 16)
     return absl::InvalidArgumentError(absl::StrCat(field, ": bit depth ", img.bit_depth, ", expected 8 or 16"));
   if (img.bytes.size() != img.ExpectedBytes())
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", img.bytes.size(), " bytes, expected ", img.ExpectedBytes()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", img.bytes.size(), " bytes, expected ", img.ExpectedBytes()));
   return absl::OkStatus();
 }
 
@@ -141,7 +143,8 @@ class TorchFusionEngine : public FusionEngine {
         masks.push_back(r.mask.empty()
                             ? torch::zeros({1, 1, h, w})
                             : torch::from_blob(const_cast<uint8_t*>(r.mask.data()), {1, 1, h, w}, torch::kUInt8)
-                                      .to(torch::kFloat32) / 255.0);
+                                      .to(torch::kFloat32) /
+                                  255.0);
       }
       auto mask = model::PadToEven(torch::cat(masks, 0)).to(placement_.device, placement_.dtype);
       auto out = net_->Decode(model::Encoding::Concat(parts), mask);
@@ -158,7 +161,8 @@ class TorchFusionEngine : public FusionEngine {
         f.mask_ir = ToBytes(row(out.pred_mask_ir).to(torch::kFloat32));
         f.i_ref = ToBytes(row(out.i_ref));
         const auto* p = static_cast<const TorchEncodedPair*>(batch[i].pair.get());
-        if (batch[i].colour && p->vis_bgr.defined()) f.fused_bgr = ToBytes(model::ColorizeWithVisible(fused, p->vis_bgr));
+        if (batch[i].colour && p->vis_bgr.defined())
+          f.fused_bgr = ToBytes(model::ColorizeWithVisible(fused, p->vis_bgr));
         results.push_back(std::move(f));
       }
       return results;
@@ -187,10 +191,13 @@ class TorchFusionEngine : public FusionEngine {
         model::sam::GeometricPrompt prompt;
         auto fopts = torch::TensorOptions().dtype(placement_.dtype).device(placement_.device);
         if (!boxes.empty())
-          prompt.boxes = torch::tensor(std::vector<float>(boxes.begin() + 4 * b, boxes.begin() + 4 * b + 4)).view({1, 4}).to(fopts);
+          prompt.boxes = torch::tensor(std::vector<float>(boxes.begin() + 4 * b, boxes.begin() + 4 * b + 4))
+                             .view({1, 4})
+                             .to(fopts);
         if (!points.empty()) {
           prompt.points = torch::tensor(points).view({1, -1, 2}).to(fopts);
-          prompt.point_labels = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end())).view({1, -1}).to(placement_.device);
+          prompt.point_labels =
+              torch::tensor(std::vector<int64_t>(labels.begin(), labels.end())).view({1, -1}).to(placement_.device);
         }
         auto m = net_->sam_model->SegmentWithPrompts(rgb, prompt) > 0;
         any = any.defined() ? (any | m) : m;

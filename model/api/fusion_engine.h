@@ -22,9 +22,7 @@ struct ImageData {
   int bit_depth = 8;  // 8 or 16
   std::vector<uint8_t> bytes;
 
-  size_t ExpectedBytes() const {
-    return size_t(width) * size_t(height) * size_t(channels) * size_t(bit_depth / 8);
-  }
+  size_t ExpectedBytes() const { return size_t(width) * size_t(height) * size_t(channels) * size_t(bit_depth / 8); }
 };
 
 struct EngineOptions {
@@ -32,9 +30,9 @@ struct EngineOptions {
   // Own, official CtrlFuse or official SAM file; empty = seeded weights.
   std::string checkpoint;
   uint64_t seed = 0;
-  std::string device = "cpu";     // cpu, cuda, cuda:N
-  std::string precision = "fp32"; // fp32, fp16, bf16 (CUDA only)
-  int threads = 0;                // LibTorch intra-op threads, 0 = all cores
+  std::string device = "cpu";      // cpu, cuda, cuda:N
+  std::string precision = "fp32";  // fp32, fp16, bf16 (CUDA only)
+  int threads = 0;                 // LibTorch intra-op threads, 0 = all cores
 };
 
 struct PreprocessOptions {
@@ -68,10 +66,10 @@ struct DecodeRequest {
 
 struct FusedImage {
   int width = 0, height = 0;
-  std::vector<uint8_t> fused;      // grey, width*height
-  std::vector<uint8_t> fused_bgr;  // colour (3 interleaved), when asked and possible
+  std::vector<uint8_t> fused;                    // grey, width*height
+  std::vector<uint8_t> fused_bgr;                // colour (3 interleaved), when asked and possible
   std::vector<uint8_t> mask, mask_vis, mask_ir;  // 0/255 predicted masks
-  std::vector<uint8_t> i_ref;      // reference image
+  std::vector<uint8_t> i_ref;                    // reference image
 };
 
 struct ModelInfo {
@@ -95,8 +93,7 @@ class FusionEngine {
 
   // SAM's standard path on the visible image: boxes (x0,y0,x1,y1 each) and/or
   // points (x,y each, with labels 1 fg / 0 bg) -> a 0/255 mask.
-  virtual absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis,
-                                                              const std::vector<float>& boxes,
+  virtual absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const std::vector<float>& boxes,
                                                               const std::vector<float>& points,
                                                               const std::vector<int>& labels) = 0;
 

@@ -36,8 +36,7 @@ NamedTensors TensorDict(const ckpt::PyValue& dict, const std::string& what) {
     throw std::runtime_error(what + ": state_dict is a " + dict.TypeName() + ", expected a dict");
   NamedTensors out;
   for (const auto& [k, v] : dict.dict) {
-    if (k->kind != ckpt::PyValue::Kind::kString)
-      throw std::runtime_error(what + ": state_dict has a non-string key");
+    if (k->kind != ckpt::PyValue::Kind::kString) throw std::runtime_error(what + ": state_dict has a non-string key");
     if (v->kind != ckpt::PyValue::Kind::kTensor)
       throw std::runtime_error(what + ": state_dict entry " + k->s + " is a " + v->TypeName());
     out.emplace_back(k->s, v->tensor);
@@ -113,10 +112,9 @@ void SaveCheckpoint(const CtrlFuseNet& net, const std::string& path,
                     std::vector<std::pair<std::string, ckpt::PyPtr>> extra) {
   std::vector<std::pair<std::string, ckpt::PyPtr>> state;
   for (const auto& [k, v] : StateDict(*net)) state.emplace_back(k, ckpt::MakeTensor(v));
-  std::vector<std::pair<std::string, ckpt::PyPtr>> top = {
-      {"format", ckpt::MakeString(kCheckpointFormat)},
-      {"config", ckpt::MakeString(net->config().name)},
-      {"model", ckpt::MakeDict(std::move(state))}};
+  std::vector<std::pair<std::string, ckpt::PyPtr>> top = {{"format", ckpt::MakeString(kCheckpointFormat)},
+                                                          {"config", ckpt::MakeString(net->config().name)},
+                                                          {"model", ckpt::MakeDict(std::move(state))}};
   for (auto& e : extra) top.push_back(std::move(e));
   ckpt::WriteTorchFile(path, *ckpt::MakeDict(std::move(top)));
 }
@@ -125,8 +123,8 @@ namespace {
 std::string OwnConfigName(const ckpt::PyValue& file, const std::string& path) {
   auto format = file.Get("format");
   if (!format || format->s != kCheckpointFormat)
-    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (no format '" +
-                             std::string(kCheckpointFormat) + "')");
+    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (no format '" + std::string(kCheckpointFormat) +
+                             "')");
   auto config = file.Get("config");
   if (!config || config->kind != ckpt::PyValue::Kind::kString)
     throw std::runtime_error(path + ": checkpoint records no config name");
@@ -137,12 +135,11 @@ std::string OwnConfigName(const ckpt::PyValue& file, const std::string& path) {
 ckpt::PyPtr LoadCheckpoint(CtrlFuseNet& net, const std::string& path) {
   auto file = ckpt::ReadTorchFile(path);
   if (file->kind != ckpt::PyValue::Kind::kDict)
-    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (top level is a " +
-                             file->TypeName() + ")");
+    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (top level is a " + file->TypeName() + ")");
   const std::string config = OwnConfigName(*file, path);
   if (config != net->config().name)
-    throw std::runtime_error(path + ": checkpoint is for config '" + config +
-                             "', the model is '" + net->config().name + "'");
+    throw std::runtime_error(path + ": checkpoint is for config '" + config + "', the model is '" + net->config().name +
+                             "'");
   auto model = file->Get("model");
   if (!model) throw std::runtime_error(path + ": no 'model' entry");
   LoadStateDict(*net, TensorDict(*model, path), path);
@@ -165,8 +162,7 @@ std::string LoadAnyCheckpoint(CtrlFuseNet& net, const std::string& path) {
 
 std::string CheckpointConfigName(const std::string& path) {
   auto file = ckpt::ReadTorchFile(path);
-  if (file->kind != ckpt::PyValue::Kind::kDict)
-    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint");
+  if (file->kind != ckpt::PyValue::Kind::kDict) throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint");
   return OwnConfigName(*file, path);
 }
 

@@ -17,8 +17,7 @@ PyPtr PyValue::Get(const std::string& key) const {
 }
 
 std::string PyValue::TypeName() const {
-  static const char* names[] = {"None", "bool", "int", "float", "str",
-                                "tuple", "list", "dict", "tensor", "global"};
+  static const char* names[] = {"None", "bool", "int", "float", "str", "tuple", "list", "dict", "tensor", "global"};
   return names[static_cast<int>(kind)];
 }
 
@@ -33,11 +32,11 @@ PyPtr Make(PyValue::Kind k) {
 // Storage class name (torch.FloatStorage, ...) -> dtype.
 torch::ScalarType StorageDtype(const std::string& global) {
   static const std::map<std::string, torch::ScalarType> kTypes = {
-      {"torch.FloatStorage", torch::kFloat32},  {"torch.DoubleStorage", torch::kFloat64},
-      {"torch.HalfStorage", torch::kFloat16},   {"torch.BFloat16Storage", torch::kBFloat16},
-      {"torch.LongStorage", torch::kInt64},     {"torch.IntStorage", torch::kInt32},
-      {"torch.ShortStorage", torch::kInt16},    {"torch.CharStorage", torch::kInt8},
-      {"torch.ByteStorage", torch::kUInt8},     {"torch.BoolStorage", torch::kBool}};
+      {"torch.FloatStorage", torch::kFloat32}, {"torch.DoubleStorage", torch::kFloat64},
+      {"torch.HalfStorage", torch::kFloat16},  {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kInt64},    {"torch.IntStorage", torch::kInt32},
+      {"torch.ShortStorage", torch::kInt16},   {"torch.CharStorage", torch::kInt8},
+      {"torch.ByteStorage", torch::kUInt8},    {"torch.BoolStorage", torch::kBool}};
   auto it = kTypes.find(global);
   if (it == kTypes.end()) throw std::runtime_error("unsupported storage type " + global);
   return it->second;
@@ -45,17 +44,28 @@ torch::ScalarType StorageDtype(const std::string& global) {
 
 std::string StorageName(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "FloatStorage";
-    case torch::kFloat64: return "DoubleStorage";
-    case torch::kFloat16: return "HalfStorage";
-    case torch::kBFloat16: return "BFloat16Storage";
-    case torch::kInt64: return "LongStorage";
-    case torch::kInt32: return "IntStorage";
-    case torch::kInt16: return "ShortStorage";
-    case torch::kInt8: return "CharStorage";
-    case torch::kUInt8: return "ByteStorage";
-    case torch::kBool: return "BoolStorage";
-    default: throw std::runtime_error("cannot write tensors of this dtype");
+    case torch::kFloat32:
+      return "FloatStorage";
+    case torch::kFloat64:
+      return "DoubleStorage";
+    case torch::kFloat16:
+      return "HalfStorage";
+    case torch::kBFloat16:
+      return "BFloat16Storage";
+    case torch::kInt64:
+      return "LongStorage";
+    case torch::kInt32:
+      return "IntStorage";
+    case torch::kInt16:
+      return "ShortStorage";
+    case torch::kInt8:
+      return "CharStorage";
+    case torch::kUInt8:
+      return "ByteStorage";
+    case torch::kBool:
+      return "BoolStorage";
+    default:
+      throw std::runtime_error("cannot write tensors of this dtype");
   }
 }
 
@@ -73,28 +83,43 @@ std::vector<int64_t> IntList(const PyValue& v, const char* what) {
 
 class Unpickler {
  public:
-  Unpickler(caffe2::serialize::PyTorchStreamReader& reader, const std::string& pkl)
-      : reader_(reader), data_(pkl) {}
+  Unpickler(caffe2::serialize::PyTorchStreamReader& reader, const std::string& pkl) : reader_(reader), data_(pkl) {}
 
   PyPtr Run() {
     while (true) {
       const uint8_t op = Byte();
       switch (op) {
-        case 0x80: Byte(); break;                                  // PROTO
-        case 0x95: Read(8); break;                                 // FRAME
-        case '(': marks_.push_back(stack_.size()); break;          // MARK
-        case '.': return Pop();                                    // STOP
-        case 'N': stack_.push_back(Make(PyValue::Kind::kNone)); break;
-        case 0x88: case 0x89: {                                    // NEWTRUE / NEWFALSE
+        case 0x80:
+          Byte();
+          break;  // PROTO
+        case 0x95:
+          Read(8);
+          break;  // FRAME
+        case '(':
+          marks_.push_back(stack_.size());
+          break;  // MARK
+        case '.':
+          return Pop();  // STOP
+        case 'N':
+          stack_.push_back(Make(PyValue::Kind::kNone));
+          break;
+        case 0x88:
+        case 0x89: {  // NEWTRUE / NEWFALSE
           auto v = Make(PyValue::Kind::kBool);
           v->b = op == 0x88;
           stack_.push_back(v);
           break;
         }
-        case 'K': PushInt(Byte()); break;                          // BININT1
-        case 'M': PushInt(Le(2)); break;                           // BININT2
-        case 'J': PushInt(static_cast<int32_t>(Le(4))); break;     // BININT
-        case 0x8a: {                                               // LONG1
+        case 'K':
+          PushInt(Byte());
+          break;  // BININT1
+        case 'M':
+          PushInt(Le(2));
+          break;  // BININT2
+        case 'J':
+          PushInt(static_cast<int32_t>(Le(4)));
+          break;      // BININT
+        case 0x8a: {  // LONG1
           const int n = Byte();
           if (n > 8) throw std::runtime_error("pickle: integer wider than 64 bits");
           uint64_t u = n ? Le(n) : 0;
@@ -102,7 +127,7 @@ class Unpickler {
           PushInt(static_cast<int64_t>(u));
           break;
         }
-        case 'G': {                                                // BINFLOAT (big-endian)
+        case 'G': {  // BINFLOAT (big-endian)
           uint64_t u = 0;
           for (char c : Read(8)) u = (u << 8) | uint8_t(c);
           auto v = Make(PyValue::Kind::kFloat);
@@ -110,19 +135,38 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 'X': PushString(Read(Le(4))); break;                  // BINUNICODE
-        case 0x8c: PushString(Read(Byte())); break;                // SHORT_BINUNICODE
-        case 'T': PushString(Read(Le(4))); break;                  // BINSTRING
-        case 'U': PushString(Read(Byte())); break;                 // SHORT_BINSTRING
-        case 'B': PushString(Read(Le(4))); break;                  // BINBYTES
-        case 'C': PushString(Read(Byte())); break;                 // SHORT_BINBYTES
-        case '}': stack_.push_back(Make(PyValue::Kind::kDict)); break;
-        case ']': stack_.push_back(Make(PyValue::Kind::kList)); break;
-        case ')': stack_.push_back(Make(PyValue::Kind::kTuple)); break;
-        case 't': case 'l': case 'd': {                            // TUPLE / LIST / DICT
+        case 'X':
+          PushString(Read(Le(4)));
+          break;  // BINUNICODE
+        case 0x8c:
+          PushString(Read(Byte()));
+          break;  // SHORT_BINUNICODE
+        case 'T':
+          PushString(Read(Le(4)));
+          break;  // BINSTRING
+        case 'U':
+          PushString(Read(Byte()));
+          break;  // SHORT_BINSTRING
+        case 'B':
+          PushString(Read(Le(4)));
+          break;  // BINBYTES
+        case 'C':
+          PushString(Read(Byte()));
+          break;  // SHORT_BINBYTES
+        case '}':
+          stack_.push_back(Make(PyValue::Kind::kDict));
+          break;
+        case ']':
+          stack_.push_back(Make(PyValue::Kind::kList));
+          break;
+        case ')':
+          stack_.push_back(Make(PyValue::Kind::kTuple));
+          break;
+        case 't':
+        case 'l':
+        case 'd': {  // TUPLE / LIST / DICT
           auto items = PopMark();
-          auto v = Make(op == 't' ? PyValue::Kind::kTuple
-                                  : op == 'l' ? PyValue::Kind::kList : PyValue::Kind::kDict);
+          auto v = Make(op == 't' ? PyValue::Kind::kTuple : op == 'l' ? PyValue::Kind::kList : PyValue::Kind::kDict);
           if (op == 'd') {
             for (size_t k = 0; k + 1 < items.size(); k += 2) v->dict.emplace_back(items[k], items[k + 1]);
           } else {
@@ -131,7 +175,9 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 0x85: case 0x86: case 0x87: {                         // TUPLE1..3
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
           const int n = op - 0x84;
           auto v = Make(PyValue::Kind::kTuple);
           v->items.assign(stack_.end() - Need(n), stack_.end());
@@ -139,70 +185,81 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 'q': memo_[Byte()] = Top(); break;                    // BINPUT
-        case 'r': memo_[Le(4)] = Top(); break;                     // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = Top(); break;             // MEMOIZE
-        case 'h': stack_.push_back(Memo(Byte())); break;           // BINGET
-        case 'j': stack_.push_back(Memo(Le(4))); break;            // LONG_BINGET
-        case 'a': {                                                // APPEND
+        case 'q':
+          memo_[Byte()] = Top();
+          break;  // BINPUT
+        case 'r':
+          memo_[Le(4)] = Top();
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_[memo_.size()] = Top();
+          break;  // MEMOIZE
+        case 'h':
+          stack_.push_back(Memo(Byte()));
+          break;  // BINGET
+        case 'j':
+          stack_.push_back(Memo(Le(4)));
+          break;     // LONG_BINGET
+        case 'a': {  // APPEND
           auto v = Pop();
           Container(PyValue::Kind::kList)->items.push_back(v);
           break;
         }
-        case 'e': {                                                // APPENDS
+        case 'e': {  // APPENDS
           auto items = PopMark();
           auto& dst = Container(PyValue::Kind::kList)->items;
           dst.insert(dst.end(), items.begin(), items.end());
           break;
         }
-        case 's': {                                                // SETITEM
+        case 's': {  // SETITEM
           auto v = Pop();
           auto k = Pop();
           Container(PyValue::Kind::kDict)->dict.emplace_back(k, v);
           break;
         }
-        case 'u': {                                                // SETITEMS
+        case 'u': {  // SETITEMS
           auto items = PopMark();
           auto d = Container(PyValue::Kind::kDict);
           for (size_t k = 0; k + 1 < items.size(); k += 2) d->dict.emplace_back(items[k], items[k + 1]);
           break;
         }
-        case 'c': {                                                // GLOBAL
+        case 'c': {  // GLOBAL
           std::string module = Line(), name = Line();
           auto v = Make(PyValue::Kind::kGlobal);
           v->s = module + "." + name;
           stack_.push_back(v);
           break;
         }
-        case 0x93: {                                               // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           auto name = Pop(), module = Pop();
           auto v = Make(PyValue::Kind::kGlobal);
           v->s = module->s + "." + name->s;
           stack_.push_back(v);
           break;
         }
-        case 'R': {                                                // REDUCE
+        case 'R': {  // REDUCE
           auto args = Pop();
           auto fn = Pop();
           stack_.push_back(Call(*fn, *args));
           break;
         }
-        case 0x81: {                                               // NEWOBJ
+        case 0x81: {  // NEWOBJ
           auto args = Pop();
           auto cls = Pop();
           stack_.push_back(Call(*cls, *args));
           break;
         }
-        case 'b': Pop(); break;  // BUILD: state of an OrderedDict (_metadata) is not needed
-        case 'Q': {                                                // BINPERSID
+        case 'b':
+          Pop();
+          break;     // BUILD: state of an OrderedDict (_metadata) is not needed
+        case 'Q': {  // BINPERSID
           auto pid = Pop();
           stack_.push_back(LoadStorage(*pid));
           break;
         }
         default: {
           std::ostringstream msg;
-          msg << "pickle: unsupported opcode 0x" << std::hex << int(op) << " at byte "
-              << std::dec << (pos_ - 1);
+          msg << "pickle: unsupported opcode 0x" << std::hex << int(op) << " at byte " << std::dec << (pos_ - 1);
           throw std::runtime_error(msg.str());
         }
       }
@@ -250,7 +307,10 @@ class Unpickler {
     stack_.pop_back();
     return v;
   }
-  PyPtr Top() { Need(1); return stack_.back(); }
+  PyPtr Top() {
+    Need(1);
+    return stack_.back();
+  }
   PyPtr Memo(uint64_t k) {
     auto it = memo_.find(k);
     if (it == memo_.end()) throw std::runtime_error("pickle: memo key not found");
@@ -282,7 +342,10 @@ class Unpickler {
       auto size = IntList(*a[2], "size"), stride = IntList(*a[3], "stride");
       int64_t extent = a[1]->i + 1;
       for (size_t k = 0; k < size.size(); ++k) {
-        if (size[k] == 0) { extent = 0; break; }
+        if (size[k] == 0) {
+          extent = 0;
+          break;
+        }
         extent += (size[k] - 1) * stride[k];
       }
       if (size.size() != stride.size() || extent > storage.numel())
@@ -291,8 +354,7 @@ class Unpickler {
       v->tensor = storage.as_strided(size, stride, a[1]->i);
       return v;
     }
-    if (fn.s == "torch._utils._rebuild_parameter" ||
-        fn.s == "torch._utils._rebuild_parameter_with_state") {
+    if (fn.s == "torch._utils._rebuild_parameter" || fn.s == "torch._utils._rebuild_parameter_with_state") {
       if (a.empty() || a[0]->kind != PyValue::Kind::kTensor)
         throw std::runtime_error("pickle: malformed _rebuild_parameter arguments");
       return a[0];
@@ -382,9 +444,15 @@ class Pickler {
   }
   void Write(const PyValue& v) {
     switch (v.kind) {
-      case PyValue::Kind::kNone: out += 'N'; break;
-      case PyValue::Kind::kBool: out += v.b ? '\x88' : '\x89'; break;
-      case PyValue::Kind::kInt: Int(v.i); break;
+      case PyValue::Kind::kNone:
+        out += 'N';
+        break;
+      case PyValue::Kind::kBool:
+        out += v.b ? '\x88' : '\x89';
+        break;
+      case PyValue::Kind::kInt:
+        Int(v.i);
+        break;
       case PyValue::Kind::kFloat: {
         uint64_t u;
         std::memcpy(&u, &v.f, 8);
@@ -392,7 +460,9 @@ class Pickler {
         for (int k = 7; k >= 0; --k) out += char((u >> (8 * k)) & 0xff);
         break;
       }
-      case PyValue::Kind::kString: Str(v.s); break;
+      case PyValue::Kind::kString:
+        Str(v.s);
+        break;
       case PyValue::Kind::kTuple:
         if (v.items.empty()) {
           out += ')';
@@ -441,7 +511,8 @@ class Pickler {
         out += "tR";
         break;
       }
-      case PyValue::Kind::kGlobal: throw std::runtime_error("cannot write a global");
+      case PyValue::Kind::kGlobal:
+        throw std::runtime_error("cannot write a global");
     }
   }
 };
@@ -454,8 +525,9 @@ PyPtr ReadTorchFile(const std::string& path) {
   char magic[4] = {0, 0, 0, 0};
   f.read(magic, 4);
   if (std::memcmp(magic, "PK\x03\x04", 4) != 0)
-    throw std::runtime_error(path + " is not a zip-format torch.save file (a legacy-format file "
-                                    "must be re-saved with a current torch.save)");
+    throw std::runtime_error(path +
+                             " is not a zip-format torch.save file (a legacy-format file "
+                             "must be re-saved with a current torch.save)");
   f.close();
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);

@@ -23,7 +23,7 @@ struct PyValue {
   bool b = false;
   int64_t i = 0;
   double f = 0;
-  std::string s;  // string, or "module.name" of a global
+  std::string s;                                // string, or "module.name" of a global
   std::vector<std::shared_ptr<PyValue>> items;  // tuple / list
   std::vector<std::pair<std::shared_ptr<PyValue>, std::shared_ptr<PyValue>>> dict;
   torch::Tensor tensor;

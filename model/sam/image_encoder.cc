@@ -13,13 +13,12 @@ torch::Tensor GetRelPos(int64_t q_size, int64_t k_size, const torch::Tensor& rel
   const int64_t max_dist = 2 * std::max(q_size, k_size) - 1;
   torch::Tensor table = rel_pos;
   if (rel_pos.size(0) != max_dist) {
-    table = F::interpolate(rel_pos.t().unsqueeze(0),
-                           F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{max_dist})
-                               .mode(torch::kLinear)
-                               .align_corners(false))
-                .squeeze(0)
-                .t();
+    table =
+        F::interpolate(
+            rel_pos.t().unsqueeze(0),
+            F::InterpolateFuncOptions().size(std::vector<int64_t>{max_dist}).mode(torch::kLinear).align_corners(false))
+            .squeeze(0)
+            .t();
   }
   const double qs = std::max(double(k_size) / q_size, 1.0);
   const double ks = std::max(double(q_size) / k_size, 1.0);
@@ -41,13 +40,12 @@ torch::Tensor WindowPartition(const torch::Tensor& x, int ws, int64_t* hp, int64
   return y.permute({0, 1, 3, 2, 4, 5}).contiguous().view({-1, ws, ws, c});
 }
 
-torch::Tensor WindowUnpartition(const torch::Tensor& win, int ws, int64_t hp, int64_t wp,
-                                int64_t h, int64_t w) {
+torch::Tensor WindowUnpartition(const torch::Tensor& win, int ws, int64_t hp, int64_t wp, int64_t h, int64_t w) {
   const int64_t b = win.size(0) / (hp * wp / ws / ws);
   auto x = win.view({b, hp / ws, wp / ws, ws, ws, -1});
   x = x.permute({0, 1, 3, 2, 4, 5}).contiguous().view({b, hp, wp, -1});
-  if (hp > h || wp > w) x = x.index({torch::indexing::Slice(), torch::indexing::Slice(0, h),
-                                     torch::indexing::Slice(0, w)}).contiguous();
+  if (hp > h || wp > w)
+    x = x.index({torch::indexing::Slice(), torch::indexing::Slice(0, h), torch::indexing::Slice(0, w)}).contiguous();
   return x;
 }
 }  // namespace
@@ -78,8 +76,7 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   return proj_(out.reshape({b, h, w, c}));
 }
 
-ViTBlockImpl::ViTBlockImpl(int dim, int heads, int mlp_ratio, int window, int grid)
-    : window_(window) {
+ViTBlockImpl::ViTBlockImpl(int dim, int heads, int mlp_ratio, int window, int grid) : window_(window) {
   auto ln = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); };
   norm1_ = register_module("norm1", ln());
   attn_ = register_module("attn", ViTAttention(dim, heads, window > 0 ? window : grid));
@@ -104,14 +101,13 @@ ImageEncoderImpl::ImageEncoderImpl(const SamConfig& c) {
   const int g = c.grid();
   pos_embed_ = register_parameter("pos_embed", torch::zeros({1, g, g, c.embed_dim}));
   auto patch = std::make_shared<torch::nn::Module>();
-  patch_ = torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(3, c.embed_dim, c.patch).stride(c.patch));
+  patch_ = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.embed_dim, c.patch).stride(c.patch));
   patch->register_module("proj", patch_);
   register_module("patch_embed", patch);
   auto list = register_module("blocks", torch::nn::ModuleList());
   for (int i = 0; i < c.depth; ++i) {
-    const bool global = std::find(c.global_attn_indexes.begin(), c.global_attn_indexes.end(), i) !=
-                        c.global_attn_indexes.end();
+    const bool global =
+        std::find(c.global_attn_indexes.begin(), c.global_attn_indexes.end(), i) != c.global_attn_indexes.end();
     blocks_.emplace_back(c.embed_dim, c.heads, c.mlp_ratio, global ? 0 : c.window, g);
     list->push_back(blocks_.back());
   }
@@ -119,8 +115,7 @@ ImageEncoderImpl::ImageEncoderImpl(const SamConfig& c) {
       "neck", torch::nn::Sequential(
                   torch::nn::Conv2d(torch::nn::Conv2dOptions(c.embed_dim, c.out_chans, 1).bias(false)),
                   LayerNorm2d(c.out_chans),
-                  torch::nn::Conv2d(
-                      torch::nn::Conv2dOptions(c.out_chans, c.out_chans, 3).padding(1).bias(false)),
+                  torch::nn::Conv2d(torch::nn::Conv2dOptions(c.out_chans, c.out_chans, 3).padding(1).bias(false)),
                   LayerNorm2d(c.out_chans)));
 }
 

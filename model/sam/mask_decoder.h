@@ -21,8 +21,7 @@ class MaskDecoderImpl : public torch::nn::Module {
   // Image embedding i is paired with token set i (CtrlFuse's change: no
   // repeat of the embedding per prompt); image_pe broadcasts over B.
   MaskPrediction forward(const torch::Tensor& image_embeddings, const torch::Tensor& image_pe,
-                         const torch::Tensor& sparse, const torch::Tensor& dense,
-                         bool multimask_output);
+                         const torch::Tensor& sparse, const torch::Tensor& dense, bool multimask_output);
 
  private:
   TwoWayTransformer transformer_{nullptr};

@@ -26,8 +26,7 @@ torch::Tensor PositionEmbeddingRandomImpl::WithCoords(const torch::Tensor& point
   return Encode(points * scale);
 }
 
-PromptEncoderImpl::PromptEncoderImpl(const SamConfig& c)
-    : dim_(c.out_chans), grid_(c.grid()), img_size_(c.img_size) {
+PromptEncoderImpl::PromptEncoderImpl(const SamConfig& c) : dim_(c.out_chans), grid_(c.grid()), img_size_(c.img_size) {
   pe_ = register_module("pe_layer", PositionEmbeddingRandom(c.out_chans / 2));
   auto list = register_module("point_embeddings", torch::nn::ModuleList());
   for (int i = 0; i < 4; ++i) {
@@ -36,26 +35,25 @@ PromptEncoderImpl::PromptEncoderImpl(const SamConfig& c)
   }
   not_a_point_ = register_module("not_a_point_embed", torch::nn::Embedding(1, dim_));
   const int m = c.mask_in_chans;
-  mask_downscaling_ = register_module(
-      "mask_downscaling",
-      torch::nn::Sequential(
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(1, m / 4, 2).stride(2)), LayerNorm2d(m / 4),
-          torch::nn::GELU(), torch::nn::Conv2d(torch::nn::Conv2dOptions(m / 4, m, 2).stride(2)),
-          LayerNorm2d(m), torch::nn::GELU(), torch::nn::Conv2d(torch::nn::Conv2dOptions(m, dim_, 1))));
+  mask_downscaling_ =
+      register_module("mask_downscaling",
+                      torch::nn::Sequential(
+                          torch::nn::Conv2d(torch::nn::Conv2dOptions(1, m / 4, 2).stride(2)), LayerNorm2d(m / 4),
+                          torch::nn::GELU(), torch::nn::Conv2d(torch::nn::Conv2dOptions(m / 4, m, 2).stride(2)),
+                          LayerNorm2d(m), torch::nn::GELU(), torch::nn::Conv2d(torch::nn::Conv2dOptions(m, dim_, 1))));
   no_mask_ = register_module("no_mask_embed", torch::nn::Embedding(1, dim_));
 }
 
 torch::Tensor PromptEncoderImpl::DensePositionalEncoding() { return pe_->Grid(grid_, grid_).unsqueeze(0); }
 
-std::pair<torch::Tensor, torch::Tensor> PromptEncoderImpl::forward(const SparsePrompts& p,
-                                                                   int64_t batch) {
+std::pair<torch::Tensor, torch::Tensor> PromptEncoderImpl::forward(const SparsePrompts& p, int64_t batch) {
   auto opts = no_mask_->weight.options();
   std::vector<torch::Tensor> sparse;
   if (p.tokens.defined()) sparse.push_back(p.tokens);
   if (p.points.defined()) {
     auto pts = p.points + 0.5;  // pixel centres
     auto labels = p.point_labels;
-    if (!p.boxes.defined()) {   // SAM pads with a "not a point" when no box follows
+    if (!p.boxes.defined()) {  // SAM pads with a "not a point" when no box follows
       pts = torch::cat({pts, torch::zeros({pts.size(0), 1, 2}, pts.options())}, 1);
       labels = torch::cat({labels, -torch::ones({labels.size(0), 1}, labels.options())}, 1);
     }
@@ -74,9 +72,8 @@ std::pair<torch::Tensor, torch::Tensor> PromptEncoderImpl::forward(const SparseP
     sparse.push_back(emb + add.unsqueeze(0));
   }
   auto sp = sparse.empty() ? torch::empty({batch, 0, dim_}, opts) : torch::cat(sparse, 1);
-  auto dense = p.masks.defined()
-                   ? mask_downscaling_->forward(p.masks)
-                   : no_mask_->weight.view({1, -1, 1, 1}).expand({batch, -1, grid_, grid_});
+  auto dense = p.masks.defined() ? mask_downscaling_->forward(p.masks)
+                                 : no_mask_->weight.view({1, -1, 1, 1}).expand({batch, -1, grid_, grid_});
   return {sp, dense};
 }
 

@@ -21,10 +21,8 @@ std::pair<int64_t, int64_t> SamImpl::ResizedShape(int64_t h, int64_t w) const {
 torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const GeometricPrompt& prompt) {
   const int64_t h = rgb.size(2), w = rgb.size(3), s = config_.img_size;
   auto [nh, nw] = ResizedShape(h, w);
-  auto x = F::interpolate(rgb, F::InterpolateFuncOptions()
-                                   .size(std::vector<int64_t>{nh, nw})
-                                   .mode(torch::kBilinear)
-                                   .align_corners(false));
+  auto x = F::interpolate(
+      rgb, F::InterpolateFuncOptions().size(std::vector<int64_t>{nh, nw}).mode(torch::kBilinear).align_corners(false));
   x = (x - pixel_mean_.to(x.options())) / pixel_std_.to(x.options());
   x = F::pad(x, F::PadFuncOptions({0, s - nw, 0, s - nh}));
   auto embedding = image_encoder(x);
@@ -40,16 +38,13 @@ torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const Geomet
   auto [sparse, dense] = prompt_encoder->forward(sp, rgb.size(0));
   auto pred = mask_decoder(embedding, prompt_encoder->DensePositionalEncoding(), sparse, dense,
                            /*multimask_output=*/false);
-  auto up = F::interpolate(pred.low_res_logits, F::InterpolateFuncOptions()
-                                                    .size(std::vector<int64_t>{s, s})
-                                                    .mode(torch::kBilinear)
-                                                    .align_corners(false));
+  auto up = F::interpolate(
+      pred.low_res_logits,
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{s, s}).mode(torch::kBilinear).align_corners(false));
   using torch::indexing::Slice;
   up = up.index({Slice(), Slice(), Slice(0, nh), Slice(0, nw)});
-  return F::interpolate(up, F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{h, w})
-                                .mode(torch::kBilinear)
-                                .align_corners(false));
+  return F::interpolate(
+      up, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
 }
 
 }  // namespace ctrlfuse::model::sam

@@ -4,8 +4,7 @@
 
 namespace ctrlfuse::model::sam {
 
-DownscaledAttentionImpl::DownscaledAttentionImpl(int dim, int heads, int downsample)
-    : heads_(heads) {
+DownscaledAttentionImpl::DownscaledAttentionImpl(int dim, int heads, int downsample) : heads_(heads) {
   const int inner = dim / downsample;
   q_proj_ = register_module("q_proj", torch::nn::Linear(dim, inner));
   k_proj_ = register_module("k_proj", torch::nn::Linear(dim, inner));
@@ -13,8 +12,7 @@ DownscaledAttentionImpl::DownscaledAttentionImpl(int dim, int heads, int downsam
   out_proj_ = register_module("out_proj", torch::nn::Linear(inner, dim));
 }
 
-torch::Tensor DownscaledAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                               const torch::Tensor& v) {
+torch::Tensor DownscaledAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
   auto split = [this](const torch::Tensor& x) {
     return x.view({x.size(0), x.size(1), heads_, x.size(2) / heads_}).transpose(1, 2);
   };
@@ -25,24 +23,21 @@ torch::Tensor DownscaledAttentionImpl::forward(const torch::Tensor& q, const tor
   return out_proj_(out.reshape({out.size(0), out.size(1), -1}));
 }
 
-TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(int dim, int heads, int mlp_dim, int downsample,
-                                                   bool skip_first_pe)
+TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(int dim, int heads, int mlp_dim, int downsample, bool skip_first_pe)
     : skip_first_pe_(skip_first_pe) {
   auto ln = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})); };
   self_attn_ = register_module("self_attn", DownscaledAttention(dim, heads, 1));
   norm1_ = register_module("norm1", ln());
-  token_to_image_ =
-      register_module("cross_attn_token_to_image", DownscaledAttention(dim, heads, downsample));
+  token_to_image_ = register_module("cross_attn_token_to_image", DownscaledAttention(dim, heads, downsample));
   norm2_ = register_module("norm2", ln());
   mlp_ = register_module("mlp", MLPBlock(dim, mlp_dim, /*gelu=*/false));
   norm3_ = register_module("norm3", ln());
   norm4_ = register_module("norm4", ln());
-  image_to_token_ =
-      register_module("cross_attn_image_to_token", DownscaledAttention(dim, heads, downsample));
+  image_to_token_ = register_module("cross_attn_image_to_token", DownscaledAttention(dim, heads, downsample));
 }
 
-void TwoWayAttentionBlockImpl::forward(torch::Tensor& queries, torch::Tensor& keys,
-                                       const torch::Tensor& query_pe, const torch::Tensor& key_pe) {
+void TwoWayAttentionBlockImpl::forward(torch::Tensor& queries, torch::Tensor& keys, const torch::Tensor& query_pe,
+                                       const torch::Tensor& key_pe) {
   if (skip_first_pe_) {
     queries = self_attn_(queries, queries, queries);
   } else {
@@ -58,8 +53,7 @@ void TwoWayAttentionBlockImpl::forward(torch::Tensor& queries, torch::Tensor& ke
   keys = norm4_(keys + image_to_token_(k, q, queries));
 }
 
-TwoWayTransformerImpl::TwoWayTransformerImpl(int depth, int dim, int heads, int mlp_dim,
-                                             int downsample) {
+TwoWayTransformerImpl::TwoWayTransformerImpl(int depth, int dim, int heads, int mlp_dim, int downsample) {
   auto list = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < depth; ++i) {
     layers_.emplace_back(dim, heads, mlp_dim, downsample, i == 0);
@@ -69,8 +63,9 @@ TwoWayTransformerImpl::TwoWayTransformerImpl(int depth, int dim, int heads, int 
   norm_final_ = register_module("norm_final_attn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
 }
 
-std::pair<torch::Tensor, torch::Tensor> TwoWayTransformerImpl::forward(
-    const torch::Tensor& image, const torch::Tensor& image_pe, const torch::Tensor& tokens) {
+std::pair<torch::Tensor, torch::Tensor> TwoWayTransformerImpl::forward(const torch::Tensor& image,
+                                                                       const torch::Tensor& image_pe,
+                                                                       const torch::Tensor& tokens) {
   auto keys = image.flatten(2).transpose(1, 2);
   auto key_pe = image_pe.flatten(2).transpose(1, 2);
   auto queries = tokens;

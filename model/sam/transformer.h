@@ -24,8 +24,7 @@ class TwoWayAttentionBlockImpl : public torch::nn::Module {
  public:
   TwoWayAttentionBlockImpl(int dim, int heads, int mlp_dim, int downsample, bool skip_first_pe);
   // queries [B,N,C], keys [B,HW,C]; updates both in place.
-  void forward(torch::Tensor& queries, torch::Tensor& keys, const torch::Tensor& query_pe,
-               const torch::Tensor& key_pe);
+  void forward(torch::Tensor& queries, torch::Tensor& keys, const torch::Tensor& query_pe, const torch::Tensor& key_pe);
 
  private:
   DownscaledAttention self_attn_{nullptr}, token_to_image_{nullptr}, image_to_token_{nullptr};
@@ -39,8 +38,7 @@ class TwoWayTransformerImpl : public torch::nn::Module {
  public:
   TwoWayTransformerImpl(int depth, int dim, int heads, int mlp_dim, int downsample);
   // image [B,C,H,W], image_pe [B or 1,C,H,W], tokens [B,N,C] -> {tokens, keys [B,HW,C]}.
-  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& image,
-                                                  const torch::Tensor& image_pe,
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& image, const torch::Tensor& image_pe,
                                                   const torch::Tensor& tokens);
 
  private:

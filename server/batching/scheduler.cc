@@ -13,7 +13,8 @@ absl::Status BatchScheduler::Schedule(TaskPtr task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (shutdown_) return absl::UnavailableError("server is shutting down");
     if (queued_ >= options_.max_queued)
-      return absl::UnavailableError(absl::StrCat("queue full (", options_.max_queued, " requests waiting); retry later"));
+      return absl::UnavailableError(
+          absl::StrCat("queue full (", options_.max_queued, " requests waiting); retry later"));
     task->enqueued = clock_->Now();
     auto it = queues_.try_emplace(task->bucket, task->bucket).first;
     it->second.Push(std::move(task));

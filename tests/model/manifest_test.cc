@@ -25,7 +25,8 @@ void ExpectSameEntries(std::vector<ManifestEntry> got, std::vector<ManifestEntry
       diff.push_back("missing " + want[j++].name);
     } else {
       if (!(got[i] == want[j]))
-        diff.push_back(got[i].name + " " + got[i].shape + "/" + got[i].dtype + " vs " + want[j].shape + "/" + want[j].dtype);
+        diff.push_back(got[i].name + " " + got[i].shape + "/" + got[i].dtype + " vs " + want[j].shape + "/" +
+                       want[j].dtype);
       ++i, ++j;
     }
   }

@@ -13,8 +13,8 @@ using testing::SyntheticPair;
 
 void ExpectShapes(const FusionOutput& o, int64_t b, int64_t h, int64_t w) {
   const std::vector<int64_t> want{b, 1, h, w};
-  for (const auto* t : {&o.i_ref, &o.logit_mask_vis, &o.logit_mask_ir, &o.pred_mask_vis,
-                        &o.pred_mask_ir, &o.pred_mask, &o.fused})
+  for (const auto* t :
+       {&o.i_ref, &o.logit_mask_vis, &o.logit_mask_ir, &o.pred_mask_vis, &o.pred_mask_ir, &o.pred_mask, &o.fused})
     EXPECT_EQ(t->sizes(), want);
   EXPECT_EQ(o.pred_mask.scalar_type(), torch::kBool);
   EXPECT_GT(o.fused.min().item<float>(), 0.f);
@@ -66,8 +66,8 @@ TEST(ShapesTest, BatchOfThreeEqualsThreeSingles) {
   auto net = MakeTiny();
   torch::InferenceMode guard;
   auto [vis, ir] = SyntheticPair(3, 64, 64);
-  auto mask = torch::cat({BoxMask(1, 64, 64, 0, 32, 0, 32), BoxMask(1, 64, 64, 20, 60, 10, 50),
-                          torch::zeros({1, 1, 64, 64})});
+  auto mask =
+      torch::cat({BoxMask(1, 64, 64, 0, 32, 0, 32), BoxMask(1, 64, 64, 20, 60, 10, 50), torch::zeros({1, 1, 64, 64})});
   auto batched = net->forward(vis, ir, mask);
   for (int64_t i = 0; i < 3; ++i) {
     auto single = net->forward(vis.slice(0, i, i + 1), ir.slice(0, i, i + 1), mask.slice(0, i, i + 1));

@@ -16,9 +16,7 @@ namespace ctrlfuse::model::testing {
 
 struct ManifestEntry {
   std::string name, shape, dtype;
-  bool operator==(const ManifestEntry& o) const {
-    return name == o.name && shape == o.shape && dtype == o.dtype;
-  }
+  bool operator==(const ManifestEntry& o) const { return name == o.name && shape == o.shape && dtype == o.dtype; }
 };
 
 inline std::vector<ManifestEntry> ReadManifest(const std::string& file) {
@@ -46,9 +44,12 @@ inline std::string ShapeString(const torch::Tensor& t) {
 
 inline std::string DtypeString(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return "float32";
-    case torch::kInt64: return "int64";
-    default: return "other";
+    case torch::kFloat32:
+      return "float32";
+    case torch::kInt64:
+      return "int64";
+    default:
+      return "other";
   }
 }
 

@@ -121,8 +121,12 @@ TEST(QualityTest, SsimAgreesWithScikitImage) {
   const std::string py =
       "/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
       "from skimage.metrics import structural_similarity as s; "
-      "a=np.asarray(Image.open('" + dir + "/ssim_x.png'),dtype=np.float64); "
-      "b=np.asarray(Image.open('" + dir + "/ssim_y.png'),dtype=np.float64); "
+      "a=np.asarray(Image.open('" +
+      dir +
+      "/ssim_x.png'),dtype=np.float64); "
+      "b=np.asarray(Image.open('" +
+      dir +
+      "/ssim_y.png'),dtype=np.float64); "
       "print(repr(s(a,b,gaussian_weights=True,sigma=1.5,use_sample_covariance=False,data_range=255)))\"";
   const std::string out = Shell(py);
   ASSERT_FALSE(out.empty());
@@ -147,11 +151,13 @@ TEST(QualityTest, EvalToolPrintsEveryMetricAsJson) {
   Smooth(Random(40, 48, 10)).convertTo(a8, CV_8U);
   Smooth(Random(40, 48, 11)).convertTo(b8, CV_8U);
   cv::addWeighted(a8, 0.5, b8, 0.5, 0, f8);
-  ASSERT_TRUE(cv::imwrite(dir + "/eval_a.png", a8) && cv::imwrite(dir + "/eval_b.png", b8) && cv::imwrite(dir + "/eval_f.png", f8));
-  const std::string json = Shell(std::string(CTRLFUSE_EVAL_BINARY) + " --json --ir " + dir + "/eval_a.png --vis " + dir +
-                               "/eval_b.png --fused " + dir + "/eval_f.png");
-  const std::string check = Shell("echo '" + json + "' | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); "
-                                "print(','.join(sorted(d)), all(isinstance(v,(int,float)) for v in d.values()))\"");
+  ASSERT_TRUE(cv::imwrite(dir + "/eval_a.png", a8) && cv::imwrite(dir + "/eval_b.png", b8) &&
+              cv::imwrite(dir + "/eval_f.png", f8));
+  const std::string json = Shell(std::string(CTRLFUSE_EVAL_BINARY) + " --json --ir " + dir + "/eval_a.png --vis " +
+                                 dir + "/eval_b.png --fused " + dir + "/eval_f.png");
+  const std::string check = Shell("echo '" + json +
+                                  "' | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); "
+                                  "print(','.join(sorted(d)), all(isinstance(v,(int,float)) for v in d.values()))\"");
   EXPECT_EQ(check, "AG,CC,EN,MI,MSE,Nabf,PSNR,Qabf,SCD,SD,SF,SSIM,VIF True\n") << json;
 }
 

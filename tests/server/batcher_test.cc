@@ -105,7 +105,8 @@ TEST_F(BatcherTest, FullQueueRejectsEarlyWithUnavailable) {
 
 TEST_F(BatcherTest, ExpiredAndCancelledTasksNeverReachABatch) {
   std::vector<absl::StatusCode> dropped;
-  BatchScheduler s(Options(4, 10), &clock_, [&](const BatchTask&, const absl::Status& st) { dropped.push_back(st.code()); });
+  BatchScheduler s(Options(4, 10), &clock_,
+                   [&](const BatchTask&, const absl::Status& st) { dropped.push_back(st.code()); });
   auto expiring = Task(0), cancelled = Task(1), fine = Task(2);
   expiring->deadline = clock_.Now() + milliseconds(5);
   bool gone = false;

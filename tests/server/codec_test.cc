@@ -44,8 +44,14 @@ TEST(CodecTest, SixteenBitTiffAndPngKeepTheirDepth) {
 TEST(CodecTest, OversizedImageIsRefusedFromTheHeader) {
   // A tiny file claiming a huge size: refused before decoding.
   std::string png = Encode(cv::Mat(4, 4, CV_8UC1, cv::Scalar(0)), ".png");
-  png[16] = 0; png[17] = 0; png[18] = 0x80; png[19] = 0;  // width 32768
-  png[20] = 0; png[21] = 0; png[22] = 0x80; png[23] = 0;  // height 32768
+  png[16] = 0;
+  png[17] = 0;
+  png[18] = 0x80;
+  png[19] = 0;  // width 32768
+  png[20] = 0;
+  png[21] = 0;
+  png[22] = 0x80;
+  png[23] = 0;  // height 32768
   auto d = Decode(png, "infrared.encoded", 4096 * 4096);
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(d.status().message().find("infrared.encoded: 32768x32768"), std::string::npos) << d.status();
@@ -72,7 +78,8 @@ TEST(CodecTest, RawBuffersAreCheckedAgainstTheirHeader) {
   EXPECT_NE(FromRaw(6, 4, 3, 8, px, "infrared.raw", 1 << 20).status().message().find("pixels has 48 bytes"),
             std::string::npos);
   EXPECT_NE(FromRaw(6, 4, 2, 8, px, "infrared.raw", 1 << 20).status().message().find("channels 2"), std::string::npos);
-  EXPECT_NE(FromRaw(6, 4, 1, 12, px, "infrared.raw", 1 << 20).status().message().find("bit_depth 12"), std::string::npos);
+  EXPECT_NE(FromRaw(6, 4, 1, 12, px, "infrared.raw", 1 << 20).status().message().find("bit_depth 12"),
+            std::string::npos);
   EXPECT_NE(FromRaw(0, 4, 1, 8, "", "infrared.raw", 1 << 20).status().message().find("zero size"), std::string::npos);
 }
 

@@ -2,9 +2,9 @@
 // warm-up, /metrics answers, and SIGTERM under load from 16 clients drains:
 // every call is answered OK or refused UNAVAILABLE, nothing accepted is
 // lost, and the process exits 0.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -13,8 +13,8 @@
 #include <regex>
 #include <thread>
 
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "client/fusion_client.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/server/test_net.h"
 
 extern char** environ;
@@ -76,13 +76,14 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   ServerProcess p;
   // Warm-up of a 320x240 bucket at batch sizes 1..4 takes seconds: long
   // enough to observe NOT_SERVING first.
-  ASSERT_TRUE(p.Start({"--warmup_sizes=320x240,64x48", "--max_batch_size=4", "--max_queue_delay_ms=20",
-                       "--drain_seconds=60"}))
+  ASSERT_TRUE(
+      p.Start({"--warmup_sizes=320x240,64x48", "--max_batch_size=4", "--max_queue_delay_ms=20", "--drain_seconds=60"}))
       << p.Log();
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(p.port), grpc::InsecureChannelCredentials());
   using HS = grpc::health::v1::HealthCheckResponse;
   EXPECT_EQ(Health(channel), HS::NOT_SERVING);
-  for (int i = 0; i < 600 && Health(channel) != HS::SERVING; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 600 && Health(channel) != HS::SERVING; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(Health(channel), HS::SERVING) << p.Log();
   auto metrics = testing::ParseMetrics(testing::HttpGet(p.metrics_port, "/metrics"));
   EXPECT_EQ(metrics.at("ctrlfuse_images_fused_total"), 0);

@@ -165,7 +165,8 @@ TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
         if (r.ok()) {
           ++ok;
           int b = int(r->timings().batch_size());
-          for (int m = max_batch; b > m && !max_batch.compare_exchange_weak(m, b);) {}
+          for (int m = max_batch; b > m && !max_batch.compare_exchange_weak(m, b);) {
+          }
         }
       }
     });
@@ -192,9 +193,13 @@ TEST_F(ServerTest, FullQueueRejectsWithUnavailable) {
   for (int i = 0; i < 12; ++i) {
     clients.emplace_back([&, i] {
       auto r = small_->Client(/*retries=*/0)->Fuse(SceneRequest(200 + i, 160, 120));
-      if (r.ok()) ++ok;
-      else if (r.status().code() == absl::StatusCode::kUnavailable && r.status().message().find("queue full") != std::string::npos) ++unavailable;
-      else ++other;
+      if (r.ok())
+        ++ok;
+      else if (r.status().code() == absl::StatusCode::kUnavailable &&
+               r.status().message().find("queue full") != std::string::npos)
+        ++unavailable;
+      else
+        ++other;
     });
   }
   for (auto& t : clients) t.join();
@@ -266,44 +271,55 @@ TEST_F(ServerTest, BadInputGetsInvalidArgumentNamingTheField) {
   bomb[20] = 0, bomb[21] = 0, bomb[22] = 0x7f, bomb[23] = 0;
   const std::string gif = "GIF89a\x01\x00\x01\x00";
   std::vector<Case> cases = {
-      {"undecodable", "infrared.encoded", [](auto& r) { r.mutable_infrared()->set_encoded("\x89PNG\r\n\x1a\n garbage garbage garbage"); }},
-      {"truncated", "visible.encoded", [](auto& r) { r.mutable_visible()->set_encoded(r.visible().encoded().substr(0, 100)); }},
+      {"undecodable", "infrared.encoded",
+       [](auto& r) { r.mutable_infrared()->set_encoded("\x89PNG\r\n\x1a\n garbage garbage garbage"); }},
+      {"truncated", "visible.encoded",
+       [](auto& r) { r.mutable_visible()->set_encoded(r.visible().encoded().substr(0, 100)); }},
       {"unsupported", "infrared.encoded", [&](auto& r) { r.mutable_infrared()->set_encoded(gif); }},
       {"missing image", "visible", [](auto& r) { r.clear_visible(); }},
       {"size mismatch", "visible", [](auto& r) { *r.mutable_visible() = SceneRequest(1, 32, 32).visible(); }},
       {"mask size", "prompt.mask", [](auto& r) { *r.mutable_prompt() = SceneRequest(1, 32, 32).prompt(); }},
       {"bomb", "infrared.encoded", [&](auto& r) { r.mutable_infrared()->set_encoded(bomb); }},
       {"zero size", "infrared.raw", [](auto& r) { r.mutable_infrared()->mutable_raw()->set_width(0); }},
-      {"channels", "infrared.raw", [](auto& r) {
+      {"channels", "infrared.raw",
+       [](auto& r) {
          auto* raw = r.mutable_infrared()->mutable_raw();
          raw->set_width(64), raw->set_height(48), raw->set_channels(2), raw->set_bit_depth(8);
          raw->set_pixels(std::string(64 * 48 * 2, 'x'));
        }},
-      {"bit depth", "infrared.raw", [](auto& r) {
+      {"bit depth", "infrared.raw",
+       [](auto& r) {
          auto* raw = r.mutable_infrared()->mutable_raw();
          raw->set_width(64), raw->set_height(48), raw->set_channels(1), raw->set_bit_depth(12);
          raw->set_pixels(std::string(64 * 48, 'x'));
        }},
-      {"raw length", "infrared.raw", [](auto& r) {
+      {"raw length", "infrared.raw",
+       [](auto& r) {
          auto* raw = r.mutable_infrared()->mutable_raw();
          raw->set_width(64), raw->set_height(48), raw->set_channels(1), raw->set_bit_depth(8);
          raw->set_pixels(std::string(100, 'x'));
        }},
-      {"malformed rle", "prompt.rle_mask", [](auto& r) {
+      {"malformed rle", "prompt.rle_mask",
+       [](auto& r) {
          auto* rle = r.mutable_prompt()->mutable_rle_mask();
          rle->set_width(64), rle->set_height(48), rle->add_counts(5);
        }},
       {"empty prompt", "prompt", [](auto& r) { r.clear_prompt(); }},
       {"empty boxes", "prompt.boxes", [](auto& r) { r.mutable_prompt()->mutable_boxes(); }},
-      {"bad box", "prompt.boxes[0]", [](auto& r) {
+      {"bad box", "prompt.boxes[0]",
+       [](auto& r) {
          auto* b = r.mutable_prompt()->mutable_boxes()->add_boxes();
          b->set_x0(30), b->set_x1(10), b->set_y1(5);
        }},
-      {"unknown colour", "options.color", [](auto& r) { r.mutable_options()->set_color(static_cast<v1::ColorMode>(7)); }},
-      {"unknown encoding", "options.encoding", [](auto& r) { r.mutable_options()->set_encoding(static_cast<v1::OutputEncoding>(9)); }},
-      {"unknown mask kind", "options.return_masks[1]", [](auto& r) { r.mutable_options()->add_return_masks(static_cast<v1::MaskKind>(42)); }},
+      {"unknown colour", "options.color",
+       [](auto& r) { r.mutable_options()->set_color(static_cast<v1::ColorMode>(7)); }},
+      {"unknown encoding", "options.encoding",
+       [](auto& r) { r.mutable_options()->set_encoding(static_cast<v1::OutputEncoding>(9)); }},
+      {"unknown mask kind", "options.return_masks[1]",
+       [](auto& r) { r.mutable_options()->add_return_masks(static_cast<v1::MaskKind>(42)); }},
       {"unknown metric", "options.metrics", [](auto& r) { r.mutable_options()->add_metrics("BRISQUE"); }},
-      {"ir normalisation", "options.ir_normalization", [](auto& r) { r.mutable_options()->set_ir_normalization("gamma"); }},
+      {"ir normalisation", "options.ir_normalization",
+       [](auto& r) { r.mutable_options()->set_ir_normalization("gamma"); }},
   };
   const auto before = main_->Scrape();
   for (const auto& k : cases) {

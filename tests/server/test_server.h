@@ -8,9 +8,9 @@
 #include <string>
 
 #include "client/fusion_client.h"
-#include "tests/server/test_net.h"
 #include "quality/metrics.h"
 #include "server/fusion_service.h"
+#include "tests/server/test_net.h"
 
 namespace ctrlfuse::testing {
 

@@ -37,7 +37,8 @@ TEST(LossTest, FusionLossByHand) {
 
 TEST(LossTest, PixelLossByHand) {
   // fused 0.4, vis 0.5, ir 0.2, mask on half: 0.5*|0.4-0.5| + 0.5*|0.4-0.35|.
-  auto fused = torch::full({1, 1, 2, 2}, 0.4), vis = torch::full({1, 3, 2, 2}, 0.5), ir = torch::full({1, 3, 2, 2}, 0.2);
+  auto fused = torch::full({1, 1, 2, 2}, 0.4), vis = torch::full({1, 3, 2, 2}, 0.5),
+       ir = torch::full({1, 3, 2, 2}, 0.2);
   auto mask = torch::tensor({1.f, 1.f, 0.f, 0.f}).view({1, 1, 2, 2});
   EXPECT_NEAR(PixelLoss(fused, vis, ir, mask).item<double>(), 0.075, 1e-6);
 }
@@ -184,7 +185,8 @@ TEST(Vgg16Test, LoadsTorchvisionLayoutAndGivesZeroForIdenticalImages) {
       "  sd['features.%d.weight' % i] = torch.randn(c[1], c[0], 3, 3) * 0.05\n"
       "  sd['features.%d.bias' % i] = torch.zeros(c[1]); i += 2\n"
       "sd['classifier.0.weight'] = torch.zeros(4, 4)\n"
-      "torch.save(sd, '" + file + "')\"";
+      "torch.save(sd, '" +
+      file + "')\"";
   ASSERT_EQ(std::system(py.c_str()), 0);
   Vgg16Features vgg;
   vgg->LoadTorchvision(file);

@@ -1,0 +1,50 @@
+// ctrlfuse-baselines: the trivial fusions the bundled model is compared
+// with: the pixel average and the pixel maximum of the two sources (grey,
+// BT.601 luma for colour, 16-bit scaled to 8-bit).
+#include <filesystem>
+#include <iostream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+
+ABSL_FLAG(std::string, ir_dir, "", "Infrared folder.");
+ABSL_FLAG(std::string, vis_dir, "", "Visible folder (paired by file name).");
+ABSL_FLAG(std::string, average_dir, "average", "Output folder for the pixel average.");
+ABSL_FLAG(std::string, max_dir, "max", "Output folder for the pixel maximum.");
+
+namespace {
+cv::Mat Grey8(const cv::Mat& m) {
+  cv::Mat g = m;
+  if (g.depth() == CV_16U) g.convertTo(g, CV_8U, 1.0 / 257.0);
+  if (g.channels() == 3) cv::cvtColor(g, g, cv::COLOR_BGR2GRAY);
+  return g;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  namespace fs = std::filesystem;
+  fs::create_directories(absl::GetFlag(FLAGS_average_dir));
+  fs::create_directories(absl::GetFlag(FLAGS_max_dir));
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(absl::GetFlag(FLAGS_ir_dir))) {
+    const auto name = e.path().filename();
+    cv::Mat ir = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED);
+    cv::Mat vis = cv::imread((fs::path(absl::GetFlag(FLAGS_vis_dir)) / name).string(), cv::IMREAD_UNCHANGED);
+    if (ir.empty() || vis.empty()) {
+      std::cerr << "skipping " << name << ": missing or unreadable pair" << std::endl;
+      continue;
+    }
+    cv::Mat a = Grey8(ir), b = Grey8(vis), avg, mx;
+    cv::addWeighted(a, 0.5, b, 0.5, 0, avg);
+    cv::max(a, b, mx);
+    cv::imwrite((fs::path(absl::GetFlag(FLAGS_average_dir)) / name).string(), avg);
+    cv::imwrite((fs::path(absl::GetFlag(FLAGS_max_dir)) / name).string(), mx);
+    ++n;
+  }
+  std::cout << "baselines for " << n << " pairs" << std::endl;
+  return n > 0 ? 0 : 1;
+}
