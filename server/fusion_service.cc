@@ -98,21 +98,25 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
   std::deque<std::future<v1::StreamFuseResponse>> pending;  // request order
   bool reading_done = false;
 
-  // Writer: waits for the oldest response, writes it, one write at a time.
+  // Writer: waits for the oldest response, writes it, one write at a time;
+  // its window slot frees only once it is written.
   std::thread writer([&] {
     bool broken = false;
     while (true) {
-      std::future<v1::StreamFuseResponse> next;
+      std::future<v1::StreamFuseResponse>* oldest = nullptr;
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait(lock, [&] { return !pending.empty() || reading_done; });
         if (pending.empty()) return;
-        next = std::move(pending.front());
+        oldest = &pending.front();  // stays valid: the reader only appends
+      }
+      v1::StreamFuseResponse resp = oldest->get();
+      if (!broken && !stream->Write(resp)) broken = true;  // client gone: keep draining
+      {
+        std::lock_guard<std::mutex> lock(mu);
         pending.pop_front();
       }
-      cv.notify_all();  // a window slot is free
-      v1::StreamFuseResponse resp = next.get();
-      if (!broken && !stream->Write(resp)) broken = true;  // client gone: keep draining
+      cv.notify_all();
     }
   });
 

@@ -61,3 +61,7 @@ if(CTRLFUSE_USE_PCH)
   target_precompile_headers(train_tests REUSE_FROM ctrlfuse_model)
 endif()
 gtest_discover_tests(train_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
+
+# The real Prometheus server scraping a real ctrlfuse-server.
+add_test(NAME prometheus_scrape COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/server/prometheus_scrape_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300)

@@ -127,7 +127,7 @@ TEST(ShapesTest, SamStandalonePathForBoxesAndPoints) {
   auto logits2 = s->SegmentWithPrompts(rgb, pts);
   EXPECT_EQ(logits2.sizes(), (std::vector<int64_t>{1, 1, 50, 70}));
   EXPECT_FALSE(torch::equal(logits, logits2));
-  EXPECT_EQ(s->ResizedShape(50, 70), (std::pair<int64_t, int64_t>{91, 128}));
+  EXPECT_EQ(s->ResizedShape(50, 70), (std::pair<int64_t, int64_t>{366, 512}));  // 50 * 512/70 = 365.7
 }
 
 }  // namespace

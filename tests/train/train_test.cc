@@ -123,6 +123,19 @@ TEST(TrainerTest, FrozenSamIsNotTrained) {
   EXPECT_FALSE(torch::equal(t.net()->named_parameters()["merge_v.0.weight"], merge));
 }
 
+TEST(TrainerTest, SamPretrainingOnBoxPromptsLowersItsLoss) {
+  torch::manual_seed(2);
+  CtrlFuseNet net(TinyConfig());
+  SamPretrainer sam(net, 1e-3, 0);
+  auto b = FixedBatch();
+  auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
+  auto box = torch::tensor({10.f, 8.f, 18.f, 20.f}).view({1, 4});  // the warm target's box
+  const double first = sam.Step(image, box, b.mask).segmentation;
+  double last = first;
+  for (int i = 0; i < 19; ++i) last = sam.Step(image, box, b.mask).segmentation;
+  EXPECT_LT(last, 0.95 * first) << first << " -> " << last;
+}
+
 void WritePng(const fs::path& p, int value) {
   cv::Mat m(8, 8, CV_8UC1, cv::Scalar(value));
   ASSERT_TRUE(cv::imwrite(p.string(), m));
