@@ -25,7 +25,7 @@ FROM build AS runtime
 # OpenCV, OpenBLAS); a slimmer runtime stage would list them by hand.
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY models/ /opt/ctrlfuse/models/
-ENV OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+ENV OMP_WAIT_POLICY=PASSIVE
 EXPOSE 50051 9464
 USER 65534
 ENTRYPOINT ["/usr/local/bin/ctrlfuse-server", "--bundled_model=/opt/ctrlfuse/models/tiny-demo.pth"]

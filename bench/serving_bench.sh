@@ -8,7 +8,7 @@ source "$(dirname "$0")/../scripts/env.sh"
 B="${1:-$BUILD_DIR}"
 T="$(mktemp -d)"
 trap 'kill -TERM ${PID:-0} 2>/dev/null || true; rm -rf "$T"' EXIT
-"$B/tools/ctrlfuse-scenes" --out "$T/s" --count 2 --width 320 --height 240 >/dev/null
+"$B/tools/ctrlfuse-scenes" --out "$T/s" --count 16 --width 320 --height 240 >/dev/null
 IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
 
 start_server() {  # args: extra flags
@@ -24,11 +24,12 @@ json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2
 echo "| max batch | model-only images/s (320x240, same batch) | served images/s (16 clients) | efficiency | p50 ms | p99 ms | mean batch |"
 echo "|---|---|---|---|---|---|---|"
 for mb in 1 4; do
-  model=$("$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$9); print $9}')
+  model=$("$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$8); print $8}')
   # Cache off: every request runs the encoder, as distinct pairs would.
   start_server --max_batch_size "$mb" --max_queue_delay_ms 20 --cache_mb 0
-  "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" load --ir "$IR" --vis "$VIS" --mask "$MASK" \
-    --concurrency 16 --count 96 --masks=false --json >"$T/load.json"
+  # 16 distinct pairs in turn (identical pairs in a batch would be encoded once).
+  "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" load --ir_dir "$T/s/ir" --vis_dir "$T/s/vi" \
+    --mask_dir "$T/s/mask" --concurrency 16 --count 96 --masks=false --json >"$T/load.json"
   stop_server
   served=$(json "$T/load.json" "'%.2f' % d['throughput']")
   p50=$(json "$T/load.json" "'%.0f' % (1000*d['latency_seconds']['p50'])")

@@ -18,7 +18,7 @@ double Percentile(const std::vector<double>& sorted, double pct) {
   return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
-LoadReport RunLoad(FusionClient& client, const v1::FuseRequest& request, const LoadOptions& options) {
+LoadReport RunLoad(FusionClient& client, const std::vector<v1::FuseRequest>& requests, const LoadOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const auto stop_at =
@@ -43,9 +43,9 @@ LoadReport RunLoad(FusionClient& client, const v1::FuseRequest& request, const L
   std::vector<std::thread> workers;
   for (int w = 0; w < std::max(1, options.concurrency); ++w) {
     workers.emplace_back([&] {
-      v1::FuseRequest r = request;
       for (int64_t n; (n = take_slot()) >= 0;) {
-        r.set_id(absl::StrCat(request.id(), "-", n));
+        v1::FuseRequest r = requests[size_t(n) % requests.size()];
+        r.set_id(absl::StrCat(r.id(), "-", n));
         const auto t0 = Clock::now();
         auto resp = client.Fuse(r);
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();

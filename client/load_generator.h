@@ -30,8 +30,10 @@ struct LoadReport {
   std::string Json() const;
 };
 
-// Each worker sends `request` (ids made unique) through `client`.
-LoadReport RunLoad(FusionClient& client, const v1::FuseRequest& request, const LoadOptions& options);
+// Workers send the requests in turn (request n is requests[n % size], ids
+// made unique) through `client`. Distinct pairs keep a batching server
+// honest: identical pairs in one batch are encoded once.
+LoadReport RunLoad(FusionClient& client, const std::vector<v1::FuseRequest>& requests, const LoadOptions& options);
 
 // Percentile (0..100) of sorted values, nearest-rank.
 double Percentile(const std::vector<double>& sorted, double pct);

@@ -213,15 +213,28 @@ int RunStream(client::FusionClient& c) {
 }
 
 int RunLoad(client::FusionClient& c) {
-  auto req = client::BuildRequest("load", absl::GetFlag(FLAGS_ir), absl::GetFlag(FLAGS_vis), PromptFromFlags(),
-                                  OutputFromFlags());
-  if (!req.ok()) return Fail(req.status());
+  // One pair (--ir/--vis), or every pair of --ir_dir/--vis_dir in turn.
+  std::vector<v1::FuseRequest> requests;
+  if (!absl::GetFlag(FLAGS_ir_dir).empty()) {
+    std::vector<std::string> unmatched;
+    for (const auto& p : ListPairs(&unmatched)) {
+      auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
+      if (!req.ok()) return Fail(req.status());
+      requests.push_back(std::move(*req));
+    }
+    if (requests.empty()) return Fail(absl::InvalidArgumentError("load: no pairs in --ir_dir/--vis_dir"));
+  } else {
+    auto req = client::BuildRequest("load", absl::GetFlag(FLAGS_ir), absl::GetFlag(FLAGS_vis), PromptFromFlags(),
+                                    OutputFromFlags());
+    if (!req.ok()) return Fail(req.status());
+    requests.push_back(std::move(*req));
+  }
   client::LoadOptions o;
   o.concurrency = absl::GetFlag(FLAGS_concurrency);
   o.rate = absl::GetFlag(FLAGS_rate);
   o.duration_seconds = absl::GetFlag(FLAGS_duration);
   o.count = absl::GetFlag(FLAGS_count);
-  auto report = client::RunLoad(c, *req, o);
+  auto report = client::RunLoad(c, requests, o);
   std::cout << (absl::GetFlag(FLAGS_json) ? report.Json() + "\n" : report.Table());
   return report.codes.size() == 1 && report.codes.count("OK") ? 0 : 1;
 }
@@ -240,7 +253,8 @@ int main(int argc, char** argv) {
       "  fuse    --ir A --vis B [--mask M | --boxes .. | --points .. | --text ..] [--out_dir out]\n"
       "  batch   --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out] [--concurrency 4] [--overwrite]\n"
       "  stream  --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out]   (frames in file-name order)\n"
-      "  load    --ir A --vis B [--mask M] [--concurrency 8 | --rate R] [--duration S | --count N] [--json]\n"
+      "  load    --ir A --vis B [--mask M] | --ir_dir D --vis_dir D [--mask_dir D]\n"
+      "          [--concurrency 8 | --rate R] [--duration S | --count N] [--json]\n"
       "  info    the server's model and limits");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {

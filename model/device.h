@@ -25,9 +25,9 @@ std::string ParsePlacement(const std::string& device, const std::string& precisi
 bool CudaAvailable();
 
 // Intra-op threads for LibTorch. 0 = one per available core. OpenBLAS runs
-// its own pool under LibTorch's matmuls; both at full width oversubscribe the
-// cores, so scripts pin OPENBLAS_NUM_THREADS=1 and let LibTorch parallelise
-// (measured in docs/benchmarks.md).
+// its own pool (OPENBLAS_NUM_THREADS) under LibTorch's matmuls; with
+// OMP_WAIT_POLICY=PASSIVE both at full width measured best (the pools take
+// turns rather than oversubscribing; docs/benchmarks.md).
 void ConfigureThreads(int threads);
 int IntraOpThreads();
 

@@ -1,10 +1,11 @@
 # Runtime settings shared by the scripts (sourced).
-# OpenMP threads spin between parallel regions by default and fight
-# OpenBLAS's own pool on 2 cores; PASSIVE lets them sleep. LibTorch
-# parallelises convolutions itself, so OpenBLAS runs single-threaded inside
-# it (both at full width oversubscribe the cores; docs/benchmarks.md).
+# OpenMP threads spin between parallel regions by default and then fight
+# OpenBLAS's pool; PASSIVE lets them sleep. With that, both pools at full
+# width measured best: SAM's ViT is matmul-bound and LibTorch calls OpenBLAS
+# outside its own parallel regions, so the pools take turns (vit_b 17.4 s vs
+# 21.7 s with OpenBLAS at 1 thread; tiny 4% slower; docs/benchmarks.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${CTRLFUSE_BUILD_DIR:-$ROOT/build}"
 export ROOT BUILD_DIR

@@ -3,20 +3,26 @@
 
 # grpc.health.v1 client stubs for the process test (Debian's grpc-proto).
 find_file(CTRLFUSE_HEALTH_PROTO health.proto PATHS /usr/share/grpc-proto/grpc/health/v1 NO_DEFAULT_PATH REQUIRED)
-get_filename_component(_health_root "${CTRLFUSE_HEALTH_PROTO}" DIRECTORY)
-get_filename_component(_health_root "${_health_root}/../../.." ABSOLUTE)
-set(_gen ${CMAKE_CURRENT_BINARY_DIR}/health_gen/grpc/health/v1)
-add_custom_command(
-  OUTPUT ${_gen}/health.pb.cc ${_gen}/health.pb.h ${_gen}/health.grpc.pb.cc ${_gen}/health.grpc.pb.h
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/health_gen
-  COMMAND protobuf::protoc --cpp_out=${CMAKE_CURRENT_BINARY_DIR}/health_gen
-          --grpc_out=${CMAKE_CURRENT_BINARY_DIR}/health_gen
-          --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
-          -I ${_health_root} grpc/health/v1/health.proto
-  DEPENDS ${CTRLFUSE_HEALTH_PROTO})
-add_library(ctrlfuse_health_proto STATIC ${_gen}/health.pb.cc ${_gen}/health.grpc.pb.cc)
+# grpc.health.v1 and grpc.reflection.v1alpha client stubs for the process
+# test, generated from Debian's grpc-proto files.
+get_filename_component(_grpc_proto_root "${CTRLFUSE_HEALTH_PROTO}" DIRECTORY)
+get_filename_component(_grpc_proto_root "${_grpc_proto_root}/../../.." ABSOLUTE)
+set(_gen_root ${CMAKE_CURRENT_BINARY_DIR}/grpc_gen)
+set(_gen_srcs)
+foreach(proto grpc/health/v1/health grpc/reflection/v1alpha/reflection)
+  set(_out ${_gen_root}/${proto}.pb.cc ${_gen_root}/${proto}.pb.h ${_gen_root}/${proto}.grpc.pb.cc ${_gen_root}/${proto}.grpc.pb.h)
+  add_custom_command(
+    OUTPUT ${_out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${_gen_root}
+    COMMAND protobuf::protoc --cpp_out=${_gen_root} --grpc_out=${_gen_root}
+            --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+            -I ${_grpc_proto_root} ${proto}.proto
+    DEPENDS ${_grpc_proto_root}/${proto}.proto)
+  list(APPEND _gen_srcs ${_gen_root}/${proto}.pb.cc ${_gen_root}/${proto}.grpc.pb.cc)
+endforeach()
+add_library(ctrlfuse_health_proto STATIC ${_gen_srcs})
 target_link_libraries(ctrlfuse_health_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
-target_include_directories(ctrlfuse_health_proto PUBLIC ${CMAKE_CURRENT_BINARY_DIR}/health_gen)
+target_include_directories(ctrlfuse_health_proto PUBLIC ${_gen_root})
 
 add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc)
 target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core GTest::gtest GTest::gtest_main)

@@ -72,6 +72,10 @@ assert d['requests']==24 and d['codes']=={'OK':24}, d
 assert 0 < l['p50'] <= l['p90'] <= l['p95'] <= l['p99'] <= l['max'], l
 assert d['throughput'] > 0
 assert max(int(k) for k in d['batch_sizes']) > 1, d['batch_sizes']"
+"${C[@]}" load --ir_dir "$T/scenes/ir" --vis_dir "$T/scenes/vi" --mask_dir "$T/scenes/mask" --count 8 \
+  --concurrency 4 --json >"$T/load_dir.json"
+check "load over a folder cycles the 4 pairs, all OK" $PY -c "
+import json; d=json.load(open('$T/load_dir.json')); assert d['requests']==8 and d['codes']=={'OK':8}, d"
 "${C[@]}" load --ir "$T/scenes/ir/0002.png" --vis "$T/scenes/vi/0002.png" --rate 20 --duration 1 >"$T/load.txt"
 check "rate-limited load prints the table" grep -q "^throughput" "$T/load.txt"
 check "info names the model" sh -c "'${C[0]}' --server 127.0.0.1:$PORT info | grep -q 'config: \"tiny\"'"

@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <regex>
@@ -15,6 +16,7 @@
 
 #include "client/fusion_client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/server/test_net.h"
 
 extern char** environ;
@@ -72,6 +74,26 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::shared_pt
   return s.ok() ? resp.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
 }
 
+// Server reflection lists the services (what grpcurl-style tools use).
+std::vector<std::string> ListServices(const std::shared_ptr<grpc::Channel>& ch) {
+  using namespace grpc::reflection::v1alpha;
+  auto stub = ServerReflection::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  ServerReflectionRequest req;
+  req.set_list_services("");
+  stream->Write(req);
+  stream->WritesDone();
+  ServerReflectionResponse resp;
+  std::vector<std::string> names;
+  if (stream->Read(&resp))
+    for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  stream->Finish();
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   ServerProcess p;
   // Warm-up of a 320x240 bucket at batch sizes 1..4 takes seconds: long
@@ -85,6 +107,8 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   for (int i = 0; i < 600 && Health(channel) != HS::SERVING; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(Health(channel), HS::SERVING) << p.Log();
+  EXPECT_EQ(ListServices(channel), (std::vector<std::string>{"ctrlfuse.v1.FusionService", "grpc.health.v1.Health",
+                                                             "grpc.reflection.v1alpha.ServerReflection"}));
   auto metrics = testing::ParseMetrics(testing::HttpGet(p.metrics_port, "/metrics"));
   EXPECT_EQ(metrics.at("ctrlfuse_images_fused_total"), 0);
 
