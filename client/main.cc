@@ -80,7 +80,8 @@ absl::Status WriteOutputs(const v1::FuseResponse& resp, const std::string& out_d
   if (auto s = client::SaveImage(resp.fused(), out_dir + "/" + name + "." + client::Extension(resp.fused())); !s.ok())
     return s;
   for (const auto& m : resp.masks())
-    if (auto s = client::SaveImage(m.image(), out_dir + "/" + name + "_" + client::MaskKindName(m.kind()) + ".png");
+    if (auto s =
+            client::SaveImage(m.image(), absl::StrCat(out_dir, "/", name, "_", client::MaskKindName(m.kind()), ".png"));
         !s.ok())
       return s;
   return absl::OkStatus();
@@ -152,6 +153,7 @@ int RunBatch(client::FusionClient& c) {
   }
   std::mutex mu;
   std::vector<std::string> failures;
+  failures.reserve(unmatched.size());
   for (const auto& u : unmatched) failures.push_back(u + ": no visible image of the same name");
   std::atomic<size_t> next{0}, done{0};
   client::Progress progress("batch", todo.size());

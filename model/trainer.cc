@@ -84,8 +84,8 @@ StepReport SamPretrainer::Step(const torch::Tensor& image, const torch::Tensor& 
   const double s = sam->config().img_size;
   auto embedding = net_->SamEmbedding(image);
   // Boxes follow the stretch to the square SAM input.
-  auto scale = torch::tensor({s / image.size(3), s / image.size(2), s / image.size(3), s / image.size(2)},
-                             boxes.options());
+  auto scale =
+      torch::tensor({s / image.size(3), s / image.size(2), s / image.size(3), s / image.size(2)}, boxes.options());
   sam::SparsePrompts prompts;
   prompts.boxes = boxes * scale;
   auto [sparse, dense] = sam->prompt_encoder->forward(prompts, image.size(0));

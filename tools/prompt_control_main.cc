@@ -57,8 +57,8 @@ int main(int argc, char** argv) {
   double sum_prompted = 0, sum_other = 0;
   bool picture_done = false;
   for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
-    auto scene = image::GenerateScene(
-        image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width), absl::GetFlag(FLAGS_height), 8));
+    auto scene = image::GenerateScene(image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width),
+                                                             absl::GetFlag(FLAGS_height), 8));
     if (scene.targets.size() < 2) continue;
     auto ir = image::ToImageData(scene.infrared), vis = image::ToImageData(scene.visible);
     auto enc = (*engine)->Encode({{&ir, &vis, {}}});
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       ++targets;
     }
     if (!picture_done) {
-      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"), Tile(scene.visible, "visible"),
+      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"),        Tile(scene.visible, "visible"),
                                   Tile(scene.targets[0].mask, "prompt A"), Tile(fused[0], "fused, prompt A"),
                                   Tile(scene.targets[1].mask, "prompt B"), Tile(fused[1], "fused, prompt B")};
       cv::Mat pic;
@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     }
   }
   if (targets == 0) return 1;
-  std::cout << "| targets | mean contrast when prompted | mean contrast when another target is prompted | prompted higher |\n";
+  std::cout << "| targets | mean contrast when prompted | mean contrast when another target is prompted | prompted "
+               "higher |\n";
   std::cout << "|---|---|---|---|\n";
   std::cout << absl::StrFormat("| %d | %.2f | %.2f | %d / %d (%.0f%%) |\n", targets, sum_prompted / targets,
                                sum_other / targets, higher, targets, 100.0 * higher / targets);

@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
       // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
       // towards max(visible, infrared).
       auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
-      auto boxes = torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
+      auto boxes =
+          torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
       auto r = sam.Step(image, boxes, b.mask);
       sam_log << r.step << "," << r.segmentation << "\n";
       if (r.step % 100 == 0 || r.step == sam_steps)
