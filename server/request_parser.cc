@@ -14,6 +14,10 @@
 namespace ctrlfuse::server {
 namespace {
 
+// Each box is one SAM decode; bound the work one request can ask for.
+constexpr int kMaxBoxes = 64;
+constexpr int kMaxPoints = 256;
+
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
@@ -79,6 +83,8 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
     }
     case v1::Prompt::kBoxes: {
       if (prompt.boxes().boxes().empty()) return Invalid("prompt.boxes", "empty prompt: no boxes");
+      if (prompt.boxes().boxes_size() > kMaxBoxes)
+        return Invalid("prompt.boxes", absl::StrCat(prompt.boxes().boxes_size(), " boxes, at most ", kMaxBoxes));
       for (int i = 0; i < prompt.boxes().boxes_size(); ++i) {
         const auto& b = prompt.boxes().boxes(i);
         if (!Finite(b.x0()) || !Finite(b.y0()) || !Finite(b.x1()) || !Finite(b.y1()) || b.x1() <= b.x0() ||
@@ -91,6 +97,8 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
     }
     case v1::Prompt::kPoints: {
       if (prompt.points().points().empty()) return Invalid("prompt.points", "empty prompt: no points");
+      if (prompt.points().points_size() > kMaxPoints)
+        return Invalid("prompt.points", absl::StrCat(prompt.points().points_size(), " points, at most ", kMaxPoints));
       for (int i = 0; i < prompt.points().points_size(); ++i) {
         const auto& pt = prompt.points().points(i);
         if (!Finite(pt.x()) || !Finite(pt.y()) || pt.x() < 0 || pt.y() < 0 || pt.x() >= w || pt.y() >= h)

@@ -184,24 +184,21 @@ class TorchFusionEngine : public FusionEngine {
       auto img = ToTensor(vis, false);
       auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
       rgb = rgb.to(placement_.device, placement_.dtype);
-      // One SAM call per box (SAM takes one box per prompt); masks are OR-ed.
-      torch::Tensor any;
-      const size_t nboxes = std::max<size_t>(1, boxes.size() / 4);
-      for (size_t b = 0; b < nboxes; ++b) {
-        model::sam::GeometricPrompt prompt;
-        auto fopts = torch::TensorOptions().dtype(placement_.dtype).device(placement_.device);
-        if (!boxes.empty())
-          prompt.boxes = torch::tensor(std::vector<float>(boxes.begin() + 4 * b, boxes.begin() + 4 * b + 4))
-                             .view({1, 4})
-                             .to(fopts);
-        if (!points.empty()) {
-          prompt.points = torch::tensor(points).view({1, -1, 2}).to(fopts);
-          prompt.point_labels =
-              torch::tensor(std::vector<int64_t>(labels.begin(), labels.end())).view({1, -1}).to(placement_.device);
-        }
-        auto m = net_->sam_model->SegmentWithPrompts(rgb, prompt) > 0;
-        any = any.defined() ? (any | m) : m;
+      // SAM takes one box per prompt: every box is its own prompt (with all
+      // the points), decoded against one image embedding; masks are OR-ed.
+      const int64_t n = boxes.empty() ? 1 : int64_t(boxes.size() / 4);
+      auto fopts = torch::TensorOptions().dtype(placement_.dtype).device(placement_.device);
+      model::sam::GeometricPrompt prompt;
+      if (!boxes.empty()) prompt.boxes = torch::tensor(boxes).view({n, 4}).to(fopts);
+      if (!points.empty()) {
+        prompt.points = torch::tensor(points).view({1, -1, 2}).expand({n, -1, 2}).to(fopts);
+        prompt.point_labels = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()))
+                                  .view({1, -1})
+                                  .expand({n, -1})
+                                  .to(placement_.device);
       }
+      auto masks = net_->sam_model->SegmentWithPrompts(rgb, prompt) > 0;  // [n,1,H,W]
+      auto any = masks.any(0, /*keepdim=*/true);
       return ToBytes(any.to(torch::kCPU).to(torch::kFloat32));
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("segmentation failed: ", e.what()));

@@ -35,7 +35,10 @@ torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const Geomet
     sp.points = prompt.points * scale;
     sp.point_labels = prompt.point_labels;
   }
-  auto [sparse, dense] = prompt_encoder->forward(sp, rgb.size(0));
+  // Several prompts on one image: one embedding, decoded once per prompt.
+  const int64_t n = sp.boxes.defined() ? sp.boxes.size(0) : sp.points.size(0);
+  if (embedding.size(0) == 1 && n > 1) embedding = embedding.expand({n, -1, -1, -1});
+  auto [sparse, dense] = prompt_encoder->forward(sp, n);
   auto pred = mask_decoder(embedding, prompt_encoder->DensePositionalEncoding(), sparse, dense,
                            /*multimask_output=*/false);
   auto up = F::interpolate(

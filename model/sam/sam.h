@@ -24,7 +24,9 @@ class SamImpl : public torch::nn::Module {
   explicit SamImpl(const SamConfig& config);
 
   // The standard SAM path: rgb [B,3,H,W] on the 0-255 scale -> mask logits
-  // [B,1,H,W] at the original size (threshold at 0 for the mask).
+  // [B,1,H,W] at the original size (threshold at 0 for the mask). With one
+  // image and N prompts (boxes [N,4], points [N,P,2]) the image is encoded
+  // once and the result is [N,1,H,W].
   torch::Tensor SegmentWithPrompts(const torch::Tensor& rgb, const GeometricPrompt& prompt);
 
   // SAM input side and the (h, w) an image is resized to before padding.

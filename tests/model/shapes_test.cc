@@ -127,7 +127,17 @@ TEST(ShapesTest, SamStandalonePathForBoxesAndPoints) {
   auto logits2 = s->SegmentWithPrompts(rgb, pts);
   EXPECT_EQ(logits2.sizes(), (std::vector<int64_t>{1, 1, 50, 70}));
   EXPECT_FALSE(torch::equal(logits, logits2));
-  EXPECT_EQ(s->ResizedShape(50, 70), (std::pair<int64_t, int64_t>{366, 512}));  // 50 * 512/70 = 365.7
+  EXPECT_EQ(s->ResizedShape(50, 70), (std::pair<int64_t, int64_t>{366, 512}));
+  // Two boxes on one image: one encode, two decodes, each equal to its own run.
+  sam::GeometricPrompt two;
+  two.boxes = torch::tensor({{10.f, 5.f, 40.f, 30.f}, {30.f, 20.f, 65.f, 45.f}});
+  auto both = s->SegmentWithPrompts(rgb, two);
+  ASSERT_EQ(both.sizes(), (std::vector<int64_t>{2, 1, 50, 70}));
+  EXPECT_TRUE(torch::allclose(both.slice(0, 0, 1), logits, 1e-4, 1e-5));
+  sam::GeometricPrompt second;
+  second.boxes = two.boxes.slice(0, 1, 2);
+  EXPECT_TRUE(
+      torch::allclose(both.slice(0, 1, 2), s->SegmentWithPrompts(rgb, second), 1e-4, 1e-5));  // 50 * 512/70 = 365.7
 }
 
 }  // namespace

@@ -70,6 +70,8 @@ TEST_F(ServerTest, EachPromptKindFusesOverGrpc) {
   v1::Prompt boxes;
   auto* b = boxes.mutable_boxes()->add_boxes();
   b->set_x0(10), b->set_y0(10), b->set_x1(40), b->set_y1(30);
+  auto* b2 = boxes.mutable_boxes()->add_boxes();
+  b2->set_x0(30), b2->set_y0(20), b2->set_x1(60), b2->set_y1(45);
   prompts.emplace_back("boxes", boxes);
   v1::Prompt points;
   auto* p = points.mutable_points()->add_points();
@@ -311,6 +313,13 @@ TEST_F(ServerTest, BadInputGetsInvalidArgumentNamingTheField) {
        }},
       {"empty prompt", "prompt", [](auto& r) { r.clear_prompt(); }},
       {"empty boxes", "prompt.boxes", [](auto& r) { r.mutable_prompt()->mutable_boxes(); }},
+      {"too many boxes", "prompt.boxes",
+       [](auto& r) {
+         for (int i = 0; i < 65; ++i) {
+           auto* b = r.mutable_prompt()->mutable_boxes()->add_boxes();
+           b->set_x0(1), b->set_y0(1), b->set_x1(9), b->set_y1(9);
+         }
+       }},
       {"bad box", "prompt.boxes[0]",
        [](auto& r) {
          auto* b = r.mutable_prompt()->mutable_boxes()->add_boxes();
