@@ -91,21 +91,30 @@ void LoadStateDict(torch::nn::Module& module, const NamedTensors& entries, const
   for (const auto& [k, v] : entries) own[k].copy_(v);
 }
 
-void LoadOfficialCtrlFuse(CtrlFuseNet& net, const std::string& path) {
-  auto file = ckpt::ReadTorchFile(path);
-  if (file->kind != ckpt::PyValue::Kind::kDict)
-    throw std::runtime_error(path + ": expected a dict with a 'model' entry, found a " + file->TypeName());
-  auto model = file->Get("model");
+namespace {
+// Loaders over an already decoded file, so detection reads a file once.
+void LoadOfficialCtrlFuseFrom(CtrlFuseNet& net, const ckpt::PyValue& file, const std::string& path) {
+  if (file.kind != ckpt::PyValue::Kind::kDict)
+    throw std::runtime_error(path + ": expected a dict with a 'model' entry, found a " + file.TypeName());
+  auto model = file.Get("model");
   if (!model) throw std::runtime_error(path + ": no 'model' entry (is this a CtrlFuse checkpoint?)");
   LoadStateDict(*net, TensorDict(*model, path), path);
 }
 
-void LoadOfficialSam(sam::Sam& sam, const std::string& path) {
-  auto file = ckpt::ReadTorchFile(path);
-  auto entries = TensorDict(*file, path);
+void LoadOfficialSamFrom(sam::Sam& sam, const ckpt::PyValue& file, const std::string& path) {
+  auto entries = TensorDict(file, path);
   // A whole CtrlFuse state_dict also carries SAM, under `sam_model.`.
   bool nested = !entries.empty() && entries[0].first.rfind("sam_model.", 0) == 0;
   LoadStateDict(*sam, nested ? WithPrefix(entries, "sam_model.", true) : entries, path);
+}
+}  // namespace
+
+void LoadOfficialCtrlFuse(CtrlFuseNet& net, const std::string& path) {
+  LoadOfficialCtrlFuseFrom(net, *ckpt::ReadTorchFile(path), path);
+}
+
+void LoadOfficialSam(sam::Sam& sam, const std::string& path) {
+  LoadOfficialSamFrom(sam, *ckpt::ReadTorchFile(path), path);
 }
 
 void SaveCheckpoint(const CtrlFuseNet& net, const std::string& path,
@@ -132,31 +141,37 @@ std::string OwnConfigName(const ckpt::PyValue& file, const std::string& path) {
 }
 }  // namespace
 
-ckpt::PyPtr LoadCheckpoint(CtrlFuseNet& net, const std::string& path) {
-  auto file = ckpt::ReadTorchFile(path);
-  if (file->kind != ckpt::PyValue::Kind::kDict)
-    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (top level is a " + file->TypeName() + ")");
-  const std::string config = OwnConfigName(*file, path);
+namespace {
+void LoadOwnFrom(CtrlFuseNet& net, const ckpt::PyValue& file, const std::string& path) {
+  if (file.kind != ckpt::PyValue::Kind::kDict)
+    throw std::runtime_error(path + ": not a ctrlfuse-serve checkpoint (top level is a " + file.TypeName() + ")");
+  const std::string config = OwnConfigName(file, path);
   if (config != net->config().name)
     throw std::runtime_error(path + ": checkpoint is for config '" + config + "', the model is '" + net->config().name +
                              "'");
-  auto model = file->Get("model");
+  auto model = file.Get("model");
   if (!model) throw std::runtime_error(path + ": no 'model' entry");
   LoadStateDict(*net, TensorDict(*model, path), path);
+}
+}  // namespace
+
+ckpt::PyPtr LoadCheckpoint(CtrlFuseNet& net, const std::string& path) {
+  auto file = ckpt::ReadTorchFile(path);
+  LoadOwnFrom(net, *file, path);
   return file;
 }
 
 std::string LoadAnyCheckpoint(CtrlFuseNet& net, const std::string& path) {
   auto file = ckpt::ReadTorchFile(path);
   if (file->kind == ckpt::PyValue::Kind::kDict && file->Get("format")) {
-    LoadCheckpoint(net, path);
+    LoadOwnFrom(net, *file, path);
     return "ctrlfuse-serve";
   }
   if (file->kind == ckpt::PyValue::Kind::kDict && file->Get("model")) {
-    LoadOfficialCtrlFuse(net, path);
+    LoadOfficialCtrlFuseFrom(net, *file, path);
     return "ctrlfuse-official";
   }
-  LoadOfficialSam(net->sam_model, path);
+  LoadOfficialSamFrom(net->sam_model, *file, path);
   return "sam-official";
 }
 
