@@ -21,6 +21,7 @@ Encoding Encoding::Concat(const std::vector<Encoding>& parts) {
   if (parts.size() == 1) return parts[0];
   auto cat = [&](torch::Tensor Encoding::*field) {
     std::vector<torch::Tensor> ts;
+    ts.reserve(parts.size());
     for (const auto& p : parts) ts.push_back(p.*field);
     return torch::cat(ts, 0);
   };

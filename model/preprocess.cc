@@ -1,6 +1,7 @@
 #include "model/preprocess.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ctrlfuse::model {
 namespace F = torch::nn::functional;
@@ -17,7 +18,7 @@ torch::Tensor NormalizeInfrared(const torch::Tensor& plane, int bit_depth, const
     auto sorted = std::get<0>(x.flatten().sort());
     const int64_t n = sorted.numel();
     auto at = [&](double pct) {
-      const int64_t i = std::clamp<int64_t>(int64_t(pct / 100.0 * double(n - 1) + 0.5), 0, n - 1);
+      const int64_t i = std::clamp<int64_t>(std::llround(pct / 100.0 * double(n - 1)), 0, n - 1);
       return sorted[i].item<float>();
     };
     lo = at(norm.low_percentile);

@@ -46,7 +46,8 @@ Trainer::Trainer(CtrlFuseNet net, TrainOptions options, Vgg16Features vgg)
 
 double Trainer::CurrentLr() const {
   if (options_.lr_decay_every <= 0) return options_.lr;
-  return options_.lr * std::pow(options_.lr_decay, double(step_ / options_.lr_decay_every));
+  const double decays = std::floor(double(step_) / double(options_.lr_decay_every));
+  return options_.lr * std::pow(options_.lr_decay, decays);
 }
 
 StepReport Trainer::Step(const TrainBatch& batch) {

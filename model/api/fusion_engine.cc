@@ -139,6 +139,7 @@ class TorchFusionEngine : public FusionEngine {
     try {
       torch::InferenceMode guard;
       std::vector<torch::Tensor> masks;
+      masks.reserve(batch.size());
       for (const auto& r : batch) {
         masks.push_back(r.mask.empty()
                             ? torch::zeros({1, 1, h, w})

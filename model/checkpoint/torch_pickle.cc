@@ -226,7 +226,9 @@ class Unpickler {
         case 'c': {  // GLOBAL
           std::string module = Line(), name = Line();
           auto v = Make(PyValue::Kind::kGlobal);
-          v->s = module + "." + name;
+          v->s = module;
+          v->s += ".";
+          v->s += name;
           stack_.push_back(v);
           break;
         }

@@ -34,6 +34,7 @@ MaskPrediction MaskDecoderImpl::forward(const torch::Tensor& image_embeddings, c
   auto iou_out = hs.select(1, 0);
   auto upscaled = upscaling_->forward(keys.transpose(1, 2).reshape({b, c, h, w}));
   std::vector<torch::Tensor> hyper;
+  hyper.reserve(size_t(num_mask_tokens_));
   for (int i = 0; i < num_mask_tokens_; ++i) hyper.push_back(hypernetworks_[i](hs.select(1, 1 + i)));
   auto hyper_in = torch::stack(hyper, 1);  // [B,M,C/8]
   const int64_t uc = upscaled.size(1), uh = upscaled.size(2), uw = upscaled.size(3);

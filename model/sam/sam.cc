@@ -15,7 +15,8 @@ SamImpl::SamImpl(const SamConfig& config) : config_(config) {
 
 std::pair<int64_t, int64_t> SamImpl::ResizedShape(int64_t h, int64_t w) const {
   const double scale = double(config_.img_size) / std::max(h, w);
-  return {int64_t(h * scale + 0.5), int64_t(w * scale + 0.5)};
+  // SAM's own rule, int(x + 0.5), kept exactly (sizes are positive).
+  return {int64_t(h * scale + 0.5), int64_t(w * scale + 0.5)};  // NOLINT(bugprone-incorrect-roundings)
 }
 
 torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const GeometricPrompt& prompt) {
