@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "quality/metrics.h"
 
 ABSL_FLAG(std::string, ir_dir, "", "Infrared folder.");
 ABSL_FLAG(std::string, vis_dir, "", "Visible folder (paired by file name).");
@@ -16,10 +17,11 @@ ABSL_FLAG(std::string, average_dir, "average", "Output folder for the pixel aver
 ABSL_FLAG(std::string, max_dir, "max", "Output folder for the pixel maximum.");
 
 namespace {
+// The sources as ctrlfuse-eval sees them (quality::ToGrey255), back in 8 bits
+// (exact: its values are whole grey levels).
 cv::Mat Grey8(const cv::Mat& m) {
-  cv::Mat g = m;
-  if (g.depth() == CV_16U) g.convertTo(g, CV_8U, 1.0 / 257.0);
-  if (g.channels() == 3) cv::cvtColor(g, g, cv::COLOR_BGR2GRAY);
+  cv::Mat g;
+  ctrlfuse::quality::ToGrey255(m).convertTo(g, CV_8U);
   return g;
 }
 }  // namespace
