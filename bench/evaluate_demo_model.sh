@@ -2,7 +2,10 @@
 # Evaluates a tiny checkpoint on held-out synthetic scenes (seed 1000: never
 # used in training, which draws from --seed 1) with ctrlfuse-eval, beside the
 # pixel-average and pixel-maximum baselines computed the same way, and
-# measures prompt control. usage: bench/evaluate_demo_model.sh CHECKPOINT OUT_DIR
+# measures prompt control. The model is scored prompted with every target
+# (the scenes' masks) and with no prompt; a fifth row is the exact
+# minimiser of the fusion loss (bench/fusion_loss_oracle.py; python3-scipy).
+# usage: bench/evaluate_demo_model.sh CHECKPOINT OUT_DIR
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 CKPT="$1"
@@ -18,15 +21,23 @@ for _ in $(seq 1 600); do grep -q "ready: SERVING" "$OUT/server.log" && break; s
 PORT="$(awk '/^port /{print $2}' "$OUT/server.out")"
 "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" batch --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" \
   --mask_dir "$OUT/scenes/mask" --out_dir "$OUT/model" --masks=false --concurrency 4 >/dev/null
+"$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" batch --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" \
+  --out_dir "$OUT/model-no-prompt" --masks=false --concurrency 4 >/dev/null
 kill -TERM $PID; wait $PID || true; trap - EXIT
 "$B/tools/ctrlfuse-baselines" --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" \
   --average_dir "$OUT/average" --max_dir "$OUT/max" >/dev/null
-for m in model average max; do
+ROWS=(model model-no-prompt average max)
+if "$ROOT/bench/fusion_loss_oracle.py" "$OUT/scenes/ir" "$OUT/scenes/vi" "$OUT/fusion-loss-oracle" 2>/dev/null; then
+  ROWS+=(fusion-loss-oracle)
+fi
+for m in "${ROWS[@]}"; do
   "$B/tools/ctrlfuse-eval" --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" --fused_dir "$OUT/$m" \
     --csv "$OUT/$m.csv" > "$OUT/$m.table"
 done
 echo "| fusion | $(sed -n 2p "$OUT/model.table" | cut -d'|' -f2- )"
 echo "|---$(sed -n 3p "$OUT/model.table")"
-for m in model average max; do echo "| $m $(sed -n 4p "$OUT/$m.table")"; done
+for m in "${ROWS[@]}"; do echo "| $m $(sed -n 4p "$OUT/$m.table")"; done
+echo
+"$ROOT/bench/fusion_loss.py" "$OUT/scenes/ir" "$OUT/scenes/vi" "${ROWS[@]/#/$OUT/}" 2>/dev/null || true
 echo
 "$B/tools/ctrlfuse-prompt-control" --checkpoint "$CKPT" --count 40 --picture "$OUT/prompt_control.png"

@@ -15,11 +15,12 @@ torch::Tensor SobelGradient(const torch::Tensor& x) {
   return F::conv2d(x, wx, opts).abs() + F::conv2d(x, wy, opts).abs();
 }
 
-torch::Tensor FusionLoss(const torch::Tensor& out, const torch::Tensor& vis, const torch::Tensor& ir) {
+torch::Tensor FusionLoss(const torch::Tensor& out, const torch::Tensor& vis, const torch::Tensor& ir,
+                         double gradient_weight) {
   auto o = Grey(out), v = Grey(vis), i = Grey(ir);
   auto intensity = F::l1_loss(o, torch::max(v, i));
   auto gradient = F::l1_loss(SobelGradient(o), torch::max(SobelGradient(v), SobelGradient(i)));
-  return intensity + 10 * gradient;
+  return intensity + gradient_weight * gradient;
 }
 
 torch::Tensor PixelLoss(const torch::Tensor& fused, const torch::Tensor& vis, const torch::Tensor& ir,
@@ -44,15 +45,16 @@ torch::Tensor PerceptualLoss(Vgg16Features& vgg, const torch::Tensor& x, const t
 }
 
 LossTerms ComputeLosses(const FusionOutput& out, const torch::Tensor& vis, const torch::Tensor& ir,
-                        const torch::Tensor& mask, Vgg16Features* vgg) {
+                        const torch::Tensor& mask, Vgg16Features* vgg, const LossWeights& w) {
   LossTerms t;
-  t.fusion_ref = FusionLoss(out.i_ref, vis, ir);
-  t.fusion_fused = FusionLoss(out.fused, vis, ir);
+  t.fusion_ref = FusionLoss(out.i_ref, vis, ir, w.fusion_gradient);
+  t.fusion_fused = FusionLoss(out.fused, vis, ir, w.fusion_gradient);
   t.pixel = PixelLoss(out.fused, vis, ir, mask);
   t.segmentation = 0.5 * SegmentationLoss(out.logit_mask_vis, mask) + 0.5 * SegmentationLoss(out.logit_mask_ir, mask);
   t.perceptual = vgg ? 0.5 * PerceptualLoss(*vgg, vis, out.fused) + 0.5 * PerceptualLoss(*vgg, ir, out.fused)
                      : torch::zeros({}, out.fused.options());
-  t.total = t.fusion_ref + t.fusion_fused + t.pixel + t.segmentation + t.perceptual;
+  t.total = w.fusion_ref * t.fusion_ref + w.fusion_fused * t.fusion_fused + w.pixel * t.pixel +
+            w.segmentation * t.segmentation + w.perceptual * t.perceptual;
   return t;
 }
 

@@ -21,6 +21,7 @@ struct TrainOptions {
   double lr_decay = 0.5;       // step decay factor ...
   int64_t lr_decay_every = 0;  // ... every this many steps (0 = constant)
   bool train_sam = false;      // true when no SAM weights were loaded
+  LossWeights weights;         // the release: all 1
 };
 
 struct TrainBatch {
@@ -68,11 +69,19 @@ class Trainer {
 // the prompt is used), and the prompt never reaches the fused image.
 class SamPretrainer {
  public:
-  SamPretrainer(CtrlFuseNet net, double lr, double weight_decay);
+  // prompt_encoder_only: train only the box/point embeddings of the prompt
+  // encoder, for a SAM whose image encoder and mask decoder were trained
+  // through the RPE's tokens (everything else is left exactly as it is).
+  SamPretrainer(CtrlFuseNet net, double lr, double weight_decay, bool prompt_encoder_only = false);
   // image [B,1,H,W] in [0,1], boxes [B,4] (x0,y0,x1,y1 in pixels), mask [B,1,H,W].
   StepReport Step(const torch::Tensor& image, const torch::Tensor& boxes, const torch::Tensor& mask);
+  // The same on the path the server's box and point prompts take (SAM's own
+  // preprocessing of the visible image): rgb [B,3,H,W] in 0..255.
+  StepReport StepOnVisible(const torch::Tensor& rgb, const torch::Tensor& boxes, const torch::Tensor& mask);
 
  private:
+  StepReport Finish(const torch::Tensor& logits, const torch::Tensor& mask);
+
   CtrlFuseNet net_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   int64_t step_ = 0;

@@ -1,9 +1,11 @@
 // ctrlfuse-prompt-control: measures whether the prompt steers the fusion.
 // For held-out synthetic scenes with two or more targets, each target T is
-// fused once prompted (mask = T) and once not (mask = another target); the
-// infrared contrast of T in the fused image is mean(F in T) - mean(F in a
-// ring around T). Prints a markdown table and writes a picture of one scene
-// (prompt A vs prompt B).
+// fused once prompted (mask = T) and once with another target prompted
+// instead (one of the other class, one of the same class, where the scene
+// has them); the infrared contrast of T in the fused image is
+// mean(F in T) - mean(F in a ring around T). Prints a markdown table and
+// writes a picture of the first scene with a person and a car (prompt A vs
+// prompt B).
 #include <iostream>
 
 #include <opencv2/imgcodecs.hpp>
@@ -35,6 +37,22 @@ double Contrast(const cv::Mat& fused, const cv::Mat& target, const cv::Mat& all_
   return cv::mean(fused, target)[0] - cv::mean(fused, ring)[0];
 }
 
+struct Tally {
+  int targets = 0, higher = 0;
+  double prompted = 0, other = 0;
+  void Add(double p, double o) {
+    prompted += p;
+    other += o;
+    higher += p > o;
+    ++targets;
+  }
+  void Print(const std::string& kind) const {
+    if (targets == 0) return;
+    std::cout << absl::StrFormat("| %s | %d | %.2f | %.2f | %d / %d (%.0f%%) |\n", kind, targets, prompted / targets,
+                                 other / targets, higher, targets, 100.0 * higher / targets);
+  }
+};
+
 cv::Mat Tile(const cv::Mat& m, const std::string& caption) {
   cv::Mat t = m.clone();
   if (t.channels() == 1) cv::cvtColor(t, t, cv::COLOR_GRAY2BGR);
@@ -53,8 +71,12 @@ int main(int argc, char** argv) {
     std::cerr << engine.status() << std::endl;
     return 1;
   }
-  int targets = 0, higher = 0;
-  double sum_prompted = 0, sum_other = 0;
+  // Two comparisons per target T: against a target of the other class and
+  // against another target of the same class. The release's prompt encoder
+  // describes the prompt by appearance (a masked-average prototype and a
+  // cosine-similarity map; the tokens carry no position), so it can tell a
+  // person from a car but not one person from a look-alike person.
+  Tally other_class, same_class;
   bool picture_done = false;
   for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
     auto scene = image::GenerateScene(image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width),
@@ -71,30 +93,37 @@ int main(int argc, char** argv) {
       fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, (*out)[0].fused.data()).clone();
     }
     const cv::Mat all = scene.AllTargets();
+    int person = -1, car = -1;
     for (size_t k = 0; k < scene.targets.size(); ++k) {
-      const size_t other = (k + 1) % scene.targets.size();
-      const double p = Contrast(fused[k], scene.targets[k].mask, all);
-      const double o = Contrast(fused[other], scene.targets[k].mask, all);
-      sum_prompted += p;
-      sum_other += o;
-      higher += p > o;
-      ++targets;
+      const auto& t = scene.targets[k];
+      (t.label == "person" ? person : car) = int(k);
+      const double prompted = Contrast(fused[k], t.mask, all);
+      for (const bool same : {false, true}) {
+        // The next target (in scene order, wrapping) of the wanted kind.
+        for (size_t step = 1; step < scene.targets.size(); ++step) {
+          const size_t o = (k + step) % scene.targets.size();
+          if ((scene.targets[o].label == t.label) != same) continue;
+          (same ? same_class : other_class).Add(prompted, Contrast(fused[o], t.mask, all));
+          break;
+        }
+      }
     }
-    if (!picture_done) {
-      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"),        Tile(scene.visible, "visible"),
-                                  Tile(scene.targets[0].mask, "prompt A"), Tile(fused[0], "fused, prompt A"),
-                                  Tile(scene.targets[1].mask, "prompt B"), Tile(fused[1], "fused, prompt B")};
+    if (!picture_done && person >= 0 && car >= 0) {
+      const auto &a = scene.targets[size_t(person)], &b = scene.targets[size_t(car)];
+      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"), Tile(scene.visible, "visible"),
+                                  Tile(a.mask, "prompt A: person"), Tile(fused[size_t(person)], "fused, prompt A"),
+                                  Tile(b.mask, "prompt B: car"),    Tile(fused[size_t(car)], "fused, prompt B")};
       cv::Mat pic;
       cv::hconcat(row, pic);
       cv::imwrite(absl::GetFlag(FLAGS_picture), pic);
       picture_done = true;
     }
   }
-  if (targets == 0) return 1;
-  std::cout << "| targets | mean contrast when prompted | mean contrast when another target is prompted | prompted "
-               "higher |\n";
-  std::cout << "|---|---|---|---|\n";
-  std::cout << absl::StrFormat("| %d | %.2f | %.2f | %d / %d (%.0f%%) |\n", targets, sum_prompted / targets,
-                               sum_other / targets, higher, targets, 100.0 * higher / targets);
+  if (other_class.targets + same_class.targets == 0) return 1;
+  std::cout << "| other target prompted | targets | mean contrast when prompted | mean contrast when the other is "
+               "prompted | prompted higher |\n";
+  std::cout << "|---|---|---|---|---|\n";
+  other_class.Print("of the other class");
+  same_class.Print("of the same class");
   return 0;
 }

@@ -44,7 +44,7 @@ class FolderSource : public DataSource {
 
 class SyntheticSource : public DataSource {
  public:
-  SyntheticSource(int w, int h) : w_(w), h_(h) {}
+  SyntheticSource(int w, int h, SyntheticPrompt prompt) : w_(w), h_(h), prompt_(prompt) {}
   absl::StatusOr<Sample> Get(uint64_t seed, int64_t index) override {
     auto scene = image::GenerateScene(image::SceneOptionsFor(seed, int(index), w_, h_, 8));
     std::mt19937_64 rng(seed * 7919 + uint64_t(index));
@@ -54,7 +54,15 @@ class SyntheticSource : public DataSource {
     s.infrared = scene.infrared;
     s.mask = cv::Mat::zeros(scene.visible.size(), CV_8UC1);
     const size_t n = scene.targets.size();
-    if (n > 0) {
+    if (n > 0 && prompt_ == SyntheticPrompt::kClass) {
+      // Classes in order of first appearance, one of them drawn.
+      std::vector<std::string> classes;
+      for (const auto& t : scene.targets)
+        if (std::find(classes.begin(), classes.end(), t.label) == classes.end()) classes.push_back(t.label);
+      const std::string& chosen = classes[rng() % classes.size()];
+      for (const auto& t : scene.targets)
+        if (t.label == chosen) s.mask |= t.mask;
+    } else if (n > 0) {
       const size_t first = rng() % n;
       s.mask |= scene.targets[first].mask;
       if (n > 1 && rng() % 3 == 0) s.mask |= scene.targets[(first + 1) % n].mask;
@@ -65,6 +73,7 @@ class SyntheticSource : public DataSource {
 
  private:
   int w_, h_;
+  SyntheticPrompt prompt_;
 };
 
 std::set<std::string> Files(const fs::path& dir) {
@@ -112,8 +121,8 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
   return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, std::vector<std::string>(v.begin(), v.end())));
 }
 
-std::unique_ptr<DataSource> Synthetic(int width, int height) {
-  return std::make_unique<SyntheticSource>(width, height);
+std::unique_ptr<DataSource> Synthetic(int width, int height, SyntheticPrompt prompt) {
+  return std::make_unique<SyntheticSource>(width, height, prompt);
 }
 
 int64_t SampleIndex(uint64_t seed, int64_t step, int batch, int k, int64_t size) {

@@ -32,10 +32,16 @@ class DataSource {
 // error that names them.
 absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir);
 
+// What a synthetic sample's mask prompt covers.
+enum class SyntheticPrompt {
+  kInstance,  // one target (or, one time in three, two) chosen from (seed, index)
+  kClass,     // every target of one class ("person" or "car") chosen from (seed, index),
+              // like the semantic masks of the release's data sets
+};
+
 // Synthetic scenes of width x height, a new one per sample (scene index =
-// sample number); the mask prompt is one target (or, one time in three,
-// two) chosen from (seed, index).
-std::unique_ptr<DataSource> Synthetic(int width, int height);
+// sample number).
+std::unique_ptr<DataSource> Synthetic(int width, int height, SyntheticPrompt prompt = SyntheticPrompt::kInstance);
 
 // Index of the sample used at (step, k-th in batch): for a bounded source a
 // per-epoch shuffle seeded by (seed, epoch); for an unbounded one the

@@ -7,13 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include <opencv2/imgproc.hpp>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/device.h"
 #include "model/preprocess.h"
@@ -37,6 +40,19 @@ ABSL_FLAG(std::string, resume, "", "Continue exactly from a checkpoint this tool
 ABSL_FLAG(std::string, init, "", "Start from weights: own, official CtrlFuse, or official SAM checkpoint.");
 ABSL_FLAG(std::string, vgg16, "", "torchvision VGG16 state_dict for the perceptual loss (optional).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
+ABSL_FLAG(bool, sam_pretrain_points_only, false,
+          "SAM pretraining trains only the box/point embeddings, on the path the server's box and point prompts "
+          "take (SAM on the visible image): for a SAM trained through the RPE, whose box and point prompts were "
+          "never trained. Everything else stays exactly as it is.");
+ABSL_FLAG(std::string, synthetic_prompts, "instance",
+          "Synthetic mask prompts: instance (one or two targets) or class (every target of one class).");
+ABSL_FLAG(std::string, loss_weights, "",
+          "Override term weights, e.g. pixel=3 or fusion_fused=0,pixel=0 (terms: fusion_ref, fusion_fused, pixel, "
+          "segmentation, perceptual; the release: all 1), and fusion_gradient, the weight of the gradient part "
+          "inside the fusion loss (the release: 10).");
+ABSL_FLAG(std::string, sam, "auto",
+          "SAM during training: auto (frozen when official weights are loaded with --init, as released; "
+          "trains otherwise), train, or frozen.");
 ABSL_FLAG(int64_t, sam_pretrain_steps, 0,
           "Without official SAM weights: first pretrain SAM this many steps on box prompts, then train "
           "CtrlFuse with SAM frozen, as the release does (0 = SAM trains jointly from scratch).");
@@ -64,6 +80,25 @@ model::TrainBatch ToBatch(const std::vector<train::Sample>& samples) {
     mask.push_back(ToTensor(s.mask) / 255.0);
   }
   return {model::PadToEven(torch::cat(vis)), model::PadToEven(torch::cat(ir)), model::PadToEven(torch::cat(mask))};
+}
+
+// "name=value,name=value" onto the release's weights.
+bool ParseLossWeights(const std::string& text, model::LossWeights* w, std::string* error) {
+  if (text.empty()) return true;
+  std::map<std::string, double*> slots = {{"fusion_ref", &w->fusion_ref}, {"fusion_fused", &w->fusion_fused},
+                                          {"pixel", &w->pixel},           {"segmentation", &w->segmentation},
+                                          {"perceptual", &w->perceptual}, {"fusion_gradient", &w->fusion_gradient}};
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    double v = 0;
+    auto slot = slots.find(kv.first);
+    if (slot == slots.end() || !absl::SimpleAtod(kv.second, &v) || v < 0) {
+      *error = "--loss_weights: bad entry '" + std::string(item) + "' (want TERM=non-negative number)";
+      return false;
+    }
+    *slot->second = v;
+  }
+  return true;
 }
 
 int Fail(const std::string& msg) {
@@ -94,7 +129,10 @@ int main(int argc, char** argv) {
     char tail = 0;
     if (std::sscanf(absl::GetFlag(FLAGS_synthetic).c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16)
       return Fail("--synthetic must be WxH (at least 16x16)");
-    data = train::Synthetic(w, h);
+    const std::string prompts = absl::GetFlag(FLAGS_synthetic_prompts);
+    if (prompts != "instance" && prompts != "class") return Fail("--synthetic_prompts must be instance or class");
+    data =
+        train::Synthetic(w, h, prompts == "class" ? train::SyntheticPrompt::kClass : train::SyntheticPrompt::kInstance);
   }
 
   torch::manual_seed(seed);
@@ -103,6 +141,11 @@ int main(int argc, char** argv) {
   options.lr = absl::GetFlag(FLAGS_lr);
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.lr_decay = absl::GetFlag(FLAGS_lr_decay);
+  if (std::string error; !ParseLossWeights(absl::GetFlag(FLAGS_loss_weights), &options.weights, &error))
+    return Fail(error);
+  const std::string sam_mode = absl::GetFlag(FLAGS_sam);
+  if (sam_mode != "auto" && sam_mode != "train" && sam_mode != "frozen")
+    return Fail("--sam must be auto, train or frozen");
   int64_t every = absl::GetFlag(FLAGS_lr_decay_every);
   options.lr_decay_every = every >= 0 ? every : (data->size() > 0 ? 20 * ((data->size() + batch - 1) / batch) : 0);
   // SAM stays frozen (as released) only when real SAM weights are loaded.
@@ -111,12 +154,13 @@ int main(int argc, char** argv) {
     try {
       const std::string kind = model::LoadAnyCheckpoint(net, absl::GetFlag(FLAGS_init));
       options.train_sam = kind == "ctrlfuse-serve";
-      std::cerr << "ctrlfuse-train: initialised from " << kind << " weights; SAM "
-                << (options.train_sam ? "trains" : "frozen") << std::endl;
+      std::cerr << "ctrlfuse-train: initialised from " << kind << " weights" << std::endl;
     } catch (const std::exception& e) {
       return Fail(e.what());
     }
   }
+  if (sam_mode != "auto") options.train_sam = sam_mode == "train";
+  std::cerr << "ctrlfuse-train: SAM " << (options.train_sam ? "trains" : "frozen") << std::endl;
   model::Vgg16Features vgg{nullptr};
   if (!absl::GetFlag(FLAGS_vgg16).empty()) {
     vgg = model::Vgg16Features();
@@ -140,7 +184,8 @@ int main(int argc, char** argv) {
       return Fail(e.what());
     }
   } else if (sam_steps > 0 && options.train_sam) {
-    model::SamPretrainer sam(net, options.lr, options.weight_decay);
+    const bool points_only = absl::GetFlag(FLAGS_sam_pretrain_points_only);
+    model::SamPretrainer sam(net, options.lr, options.weight_decay, points_only);
     std::ofstream sam_log(out / "sam_pretrain_log.csv");
     sam_log << "step,segmentation\n";
     for (int64_t step = 0; step < sam_steps; ++step) {
@@ -148,19 +193,27 @@ int main(int argc, char** argv) {
       if (!s.ok()) return Fail(std::string(s.status().message()));
       const cv::Rect box = cv::boundingRect(s->mask);
       if (box.area() == 0) continue;
-      auto b = ToBatch({*s});
-      // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
-      // towards max(visible, infrared).
-      auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
       auto boxes =
           torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
-      auto r = sam.Step(image, boxes, b.mask);
+      model::StepReport r;
+      if (points_only) {
+        // The server's box/point prompts: SAM on the visible image (RGB, 0..255).
+        auto rgb = ToTensor(s->visible);
+        rgb = rgb.size(1) == 3 ? rgb.flip(1) : rgb.expand({1, 3, -1, -1});
+        r = sam.StepOnVisible(rgb, boxes, ToTensor(s->mask) / 255.0);
+      } else {
+        auto b = ToBatch({*s});
+        // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
+        // towards max(visible, infrared).
+        auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
+        r = sam.Step(image, boxes, b.mask);
+      }
       sam_log << r.step << "," << r.segmentation << "\n";
       if (r.step % 100 == 0 || r.step == sam_steps)
         std::cerr << absl::StrFormat("sam pretrain step %d/%d seg %.4f\n", r.step, sam_steps, r.segmentation);
     }
     model::SaveCheckpoint(net, (out / "sam_pretrained.pth").string());
-    options.train_sam = false;  // frozen from here on, as released
+    options.train_sam = sam_mode == "train";  // frozen from here on (as released) unless --sam=train
   }
   model::Trainer trainer(net, options, vgg);
   if (!absl::GetFlag(FLAGS_resume).empty()) {

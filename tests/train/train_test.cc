@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
+#include "image/scenes.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/losses.h"
 #include "model/trainer.h"
@@ -33,6 +35,8 @@ TEST(LossTest, FusionLossByHand) {
   auto out = torch::zeros({1, 1, 2, 2});
   auto vis = torch::full({1, 3, 2, 2}, 0.5), ir = torch::full({1, 3, 2, 2}, 0.2);
   EXPECT_NEAR(FusionLoss(out, vis, ir).item<double>(), 30.5, 1e-5);
+  // A gradient weight of 1 instead of the release's 10: 0.5 + 3.
+  EXPECT_NEAR(FusionLoss(out, vis, ir, 1).item<double>(), 3.5, 1e-5);
 }
 
 TEST(LossTest, PixelLossByHand) {
@@ -47,6 +51,28 @@ TEST(LossTest, SegmentationLossByHand) {
   // logits 0 (p = 0.5), target 1: BCE = ln 2; Dice = 1 - (2*1 + 1)/(1 + 2 + 1) = 0.25.
   auto logits = torch::zeros({1, 1, 1, 2}), mask = torch::ones({1, 1, 1, 2});
   EXPECT_NEAR(SegmentationLoss(logits, mask).item<double>(), std::log(2.0) + 0.25, 1e-6);
+}
+
+TEST(LossTest, WeightsScaleEachTermOfTheTotal) {
+  torch::manual_seed(3);
+  CtrlFuseNet net(TinyConfig());
+  auto vis = torch::rand({1, 3, 32, 32}), ir = torch::rand({1, 3, 32, 32});
+  auto mask = (ir.slice(1, 0, 1) > 0.7).to(torch::kFloat32);
+  torch::NoGradGuard no_grad;
+  auto out = net->forward(vis, ir, mask);
+  auto release = ComputeLosses(out, vis, ir, mask, nullptr);
+  LossWeights w;
+  w.fusion_fused = 0;
+  w.pixel = 3;
+  w.segmentation = 0.5;
+  auto weighted = ComputeLosses(out, vis, ir, mask, nullptr, w);
+  // The terms are the same; only the total changes.
+  EXPECT_EQ(weighted.pixel.item<double>(), release.pixel.item<double>());
+  const double want =
+      release.fusion_ref.item<double>() + 3 * release.pixel.item<double>() + 0.5 * release.segmentation.item<double>();
+  EXPECT_NEAR(weighted.total.item<double>(), want, 1e-5 * want);
+  EXPECT_NEAR(release.total.item<double>(),
+              (release.fusion_ref + release.fusion_fused + release.pixel + release.segmentation).item<double>(), 1e-5);
 }
 
 TrainBatch FixedBatch(int64_t b = 1) {
@@ -136,6 +162,35 @@ TEST(TrainerTest, SamPretrainingOnBoxPromptsLowersItsLoss) {
   EXPECT_LT(last, 0.95 * first) << first << " -> " << last;
 }
 
+TEST(TrainerTest, PointOnlySamPretrainingMovesOnlyTheBoxAndPointEmbeddings) {
+  torch::manual_seed(2);
+  CtrlFuseNet net(TinyConfig());
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : net->named_parameters()) before[p.key()] = p.value().detach().clone();
+  SamPretrainer sam(net, 1e-2, 0, /*prompt_encoder_only=*/true);
+  auto b = FixedBatch();
+  auto rgb = b.vis * 255;  // the server's path: SAM on the visible image
+  auto box = torch::tensor({10.f, 8.f, 18.f, 20.f}).view({1, 4});
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) {
+    last = sam.StepOnVisible(rgb, box, b.mask).segmentation;
+    if (i == 0) first = last;
+  }
+  EXPECT_LT(last, first);
+  int moved = 0;
+  for (const auto& p : net->named_parameters()) {
+    const bool point = p.key().rfind("sam_model.prompt_encoder.point_embeddings.", 0) == 0 ||
+                       p.key().rfind("sam_model.prompt_encoder.not_a_point_embed.", 0) == 0;
+    const bool same = torch::equal(p.value(), before[p.key()]);
+    if (!point) {
+      EXPECT_TRUE(same) << p.key() << " moved";
+    }
+    moved += !same;
+  }
+  // Box corners (point_embeddings.2 and .3) receive gradients from a box prompt.
+  EXPECT_GE(moved, 2);
+}
+
 void WritePng(const fs::path& p, int value) {
   cv::Mat m(8, 8, CV_8UC1, cv::Scalar(value));
   ASSERT_TRUE(cv::imwrite(p.string(), m));
@@ -180,6 +235,28 @@ TEST(TrainDataTest, SyntheticSamplingIsAFunctionOfSeedAndStep) {
   std::set<int64_t> seen;
   for (int64_t step = 0; step < 5; ++step) seen.insert(train::SampleIndex(7, step, 1, 0, 5));
   EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST(TrainDataTest, ClassPromptsCoverEveryTargetOfOneClass) {
+  auto data = train::Synthetic(160, 120, train::SyntheticPrompt::kClass);
+  int checked = 0;
+  for (int64_t i = 0; i < 12; ++i) {
+    auto s = data->Get(4, i);
+    ASSERT_TRUE(s.ok());
+    // The same scene the source draws, to know its targets.
+    auto scene = image::GenerateScene(image::SceneOptionsFor(4, int(i), 160, 120, 8));
+    if (scene.targets.empty()) continue;
+    std::string label;
+    for (const auto& t : scene.targets)
+      if (cv::countNonZero(t.mask & s->mask) > 0) label = t.label;
+    ASSERT_FALSE(label.empty()) << i;
+    cv::Mat want = cv::Mat::zeros(s->mask.size(), CV_8UC1);
+    for (const auto& t : scene.targets)
+      if (t.label == label) want |= t.mask;
+    EXPECT_EQ(cv::norm(want, s->mask, cv::NORM_INF), 0) << "scene " << i << " class " << label;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
 }
 
 TEST(Vgg16Test, LoadsTorchvisionLayoutAndGivesZeroForIdenticalImages) {
