@@ -2,9 +2,9 @@
 # Evaluates a tiny checkpoint on held-out synthetic scenes (seed 1000: never
 # used in training, which draws from --seed 1) with ctrlfuse-eval, beside the
 # pixel-average and pixel-maximum baselines computed the same way, and
-# measures prompt control. The model is scored prompted with every target
-# (the scenes' masks) and with no prompt; a fifth row is the exact
-# minimiser of the fusion loss (bench/fusion_loss_oracle.py; python3-scipy).
+# measures prompt control. The model is scored prompted with the scenes'
+# masks and with no prompt; bench/fusion_loss.py (python3-scipy) adds the
+# release's fusion loss of every row.
 # usage: bench/evaluate_demo_model.sh CHECKPOINT OUT_DIR
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -27,9 +27,6 @@ kill -TERM $PID; wait $PID || true; trap - EXIT
 "$B/tools/ctrlfuse-baselines" --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" \
   --average_dir "$OUT/average" --max_dir "$OUT/max" >/dev/null
 ROWS=(model model-no-prompt average max)
-if "$ROOT/bench/fusion_loss_oracle.py" "$OUT/scenes/ir" "$OUT/scenes/vi" "$OUT/fusion-loss-oracle" 2>/dev/null; then
-  ROWS+=(fusion-loss-oracle)
-fi
 for m in "${ROWS[@]}"; do
   "$B/tools/ctrlfuse-eval" --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" --fused_dir "$OUT/$m" \
     --csv "$OUT/$m.csv" > "$OUT/$m.table"

@@ -27,20 +27,23 @@ class TorchEncodedPair : public EncodedPair {
   }
 };
 
-// [H,W,C] host image -> [1,C,H,W] float in [0,1] (16-bit as raw counts when
-// `raw16`, for the infrared normalisation to handle).
-torch::Tensor ToTensor(const ImageData& img, bool raw16) {
+// [H,W,C] host image -> [1,C,H,W] float: in [0,1], or, with `counts`, the
+// sensor's raw values (0..255 or 0..65535) for NormalizeInfrared, which
+// does the scaling for both bit depths (as training does). Scaling here too
+// once fed the network an 8-bit infrared image divided by 255 twice.
+torch::Tensor ToTensor(const ImageData& img, bool counts) {
   const int64_t h = img.height, w = img.width, c = img.channels;
   torch::Tensor t;
   if (img.bit_depth == 8) {
-    t = torch::from_blob(const_cast<uint8_t*>(img.bytes.data()), {h, w, c}, torch::kUInt8).to(torch::kFloat32) / 255.0;
+    t = torch::from_blob(const_cast<uint8_t*>(img.bytes.data()), {h, w, c}, torch::kUInt8).to(torch::kFloat32);
+    if (!counts) t = t / 255.0;
   } else {
     // LibTorch 1.13 has no uint16 dtype: widen through int32.
     auto wide = torch::empty({h, w, c}, torch::kInt32);
     const auto* src = reinterpret_cast<const uint16_t*>(img.bytes.data());
     auto* dst = wide.data_ptr<int32_t>();
     for (int64_t i = 0; i < h * w * c; ++i) dst[i] = src[i];
-    t = raw16 ? wide.to(torch::kFloat32) : wide.to(torch::kFloat32) / 65535.0;
+    t = counts ? wide.to(torch::kFloat32) : wide.to(torch::kFloat32) / 65535.0;
   }
   return t.permute({2, 0, 1}).unsqueeze(0).contiguous();
 }
@@ -92,11 +95,11 @@ class TorchFusionEngine : public FusionEngine {
       torch::InferenceMode guard;
       std::vector<torch::Tensor> irs, viss, colours;
       for (size_t i = 0; i < ir.size(); ++i) {
-        auto ir_t = ToTensor(*ir[i], /*raw16=*/true);
+        auto ir_t = ToTensor(*ir[i], /*counts=*/true);
         if (ir_t.size(1) == 3) ir_t = model::Luma(ir_t);  // a grey frame stored as BGR
         auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, norms[i]);
         irs.push_back(plane.view({1, 1, h, w}).expand({1, 3, h, w}));
-        auto vis_t = ToTensor(*vis[i], /*raw16=*/false);
+        auto vis_t = ToTensor(*vis[i], /*counts=*/false);
         colours.push_back(vis_t.size(1) == 3 ? vis_t : torch::Tensor());
         auto grey = vis_t.size(1) == 3 ? model::Luma(vis_t) : vis_t;
         viss.push_back(grey.expand({1, 3, h, w}));
