@@ -71,22 +71,12 @@ StepReport Trainer::Step(const TrainBatch& batch) {
   return r;
 }
 
-SamPretrainer::SamPretrainer(CtrlFuseNet net, double lr, double weight_decay, bool prompt_encoder_only)
-    : net_(std::move(net)) {
+SamPretrainer::SamPretrainer(CtrlFuseNet net, double lr, double weight_decay) : net_(std::move(net)) {
   net_->train();
-  net_->set_sam_trainable(!prompt_encoder_only);
-  for (auto& p : net_->sam_model->parameters()) p.set_requires_grad(!prompt_encoder_only);
-  // Only the point/box corner embeddings: no_mask_embed also feeds the RPE
-  // path (as the dense prompt), so it must not move.
-  std::vector<torch::Tensor> trained;
-  for (auto& p : net_->sam_model->named_parameters(true)) {
-    const std::string& name = p.key();
-    const bool point = name.rfind("prompt_encoder.point_embeddings.", 0) == 0 ||
-                       name.rfind("prompt_encoder.not_a_point_embed.", 0) == 0;
-    if (!prompt_encoder_only || point) trained.push_back(p.value());
-  }
-  for (auto& p : trained) p.set_requires_grad(true);
-  optimizer_ = std::make_unique<torch::optim::Adam>(trained, torch::optim::AdamOptions(lr).weight_decay(weight_decay));
+  net_->set_sam_trainable(true);
+  for (auto& p : net_->sam_model->parameters()) p.set_requires_grad(true);
+  optimizer_ = std::make_unique<torch::optim::Adam>(net_->sam_model->parameters(),
+                                                    torch::optim::AdamOptions(lr).weight_decay(weight_decay));
 }
 
 StepReport SamPretrainer::Step(const torch::Tensor& image, const torch::Tensor& boxes, const torch::Tensor& mask) {
@@ -106,18 +96,6 @@ StepReport SamPretrainer::Step(const torch::Tensor& image, const torch::Tensor& 
                                                        .size(std::vector<int64_t>{image.size(2), image.size(3)})
                                                        .mode(torch::kBilinear)
                                                        .align_corners(true));
-  return Finish(logits, mask);
-}
-
-StepReport SamPretrainer::StepOnVisible(const torch::Tensor& rgb, const torch::Tensor& boxes,
-                                        const torch::Tensor& mask) {
-  optimizer_->zero_grad();
-  sam::GeometricPrompt prompt;
-  prompt.boxes = boxes;
-  return Finish(net_->sam_model->SegmentWithPrompts(rgb, prompt), mask);
-}
-
-StepReport SamPretrainer::Finish(const torch::Tensor& logits, const torch::Tensor& mask) {
   auto loss = SegmentationLoss(logits, mask);
   loss.backward();
   optimizer_->step();

@@ -61,27 +61,19 @@ class Trainer {
 };
 
 // Pretrains SAM the standard way (box prompt -> mask, BCE + Dice) on the
-// image SAM sees inside CtrlFuse. The release starts from the official,
-// frozen SAM; a configuration without official weights (tiny) gets its SAM
-// from this phase, then trains CtrlFuse with SAM frozen, like the release.
-// Training SAM jointly from scratch was tried first: its mask decoder
-// collapses to "no mask anywhere" (BCE drives every logit negative before
-// the prompt is used), and the prompt never reaches the fused image.
+// image SAM sees inside CtrlFuse, for a configuration without official SAM
+// weights (the release starts from the official, frozen SAM). The bundled
+// tiny model did not use it: a SAM pretrained on box tokens and then frozen
+// did not learn to read the RPE's tokens, while SAM trained jointly from
+// scratch (with the fusion gradient weight at 1) left its empty-mask
+// plateau within a few hundred steps (docs/training.md).
 class SamPretrainer {
  public:
-  // prompt_encoder_only: train only the box/point embeddings of the prompt
-  // encoder, for a SAM whose image encoder and mask decoder were trained
-  // through the RPE's tokens (everything else is left exactly as it is).
-  SamPretrainer(CtrlFuseNet net, double lr, double weight_decay, bool prompt_encoder_only = false);
+  SamPretrainer(CtrlFuseNet net, double lr, double weight_decay);
   // image [B,1,H,W] in [0,1], boxes [B,4] (x0,y0,x1,y1 in pixels), mask [B,1,H,W].
   StepReport Step(const torch::Tensor& image, const torch::Tensor& boxes, const torch::Tensor& mask);
-  // The same on the path the server's box and point prompts take (SAM's own
-  // preprocessing of the visible image): rgb [B,3,H,W] in 0..255.
-  StepReport StepOnVisible(const torch::Tensor& rgb, const torch::Tensor& boxes, const torch::Tensor& mask);
 
  private:
-  StepReport Finish(const torch::Tensor& logits, const torch::Tensor& mask);
-
   CtrlFuseNet net_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   int64_t step_ = 0;

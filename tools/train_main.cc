@@ -40,10 +40,6 @@ ABSL_FLAG(std::string, resume, "", "Continue exactly from a checkpoint this tool
 ABSL_FLAG(std::string, init, "", "Start from weights: own, official CtrlFuse, or official SAM checkpoint.");
 ABSL_FLAG(std::string, vgg16, "", "torchvision VGG16 state_dict for the perceptual loss (optional).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
-ABSL_FLAG(bool, sam_pretrain_points_only, false,
-          "SAM pretraining trains only the box/point embeddings, on the path the server's box and point prompts "
-          "take (SAM on the visible image): for a SAM trained through the RPE, whose box and point prompts were "
-          "never trained. Everything else stays exactly as it is.");
 ABSL_FLAG(std::string, synthetic_prompts, "instance",
           "Synthetic mask prompts: instance (one or two targets) or class (every target of one class).");
 ABSL_FLAG(std::string, loss_weights, "",
@@ -184,8 +180,7 @@ int main(int argc, char** argv) {
       return Fail(e.what());
     }
   } else if (sam_steps > 0 && options.train_sam) {
-    const bool points_only = absl::GetFlag(FLAGS_sam_pretrain_points_only);
-    model::SamPretrainer sam(net, options.lr, options.weight_decay, points_only);
+    model::SamPretrainer sam(net, options.lr, options.weight_decay);
     std::ofstream sam_log(out / "sam_pretrain_log.csv");
     sam_log << "step,segmentation\n";
     for (int64_t step = 0; step < sam_steps; ++step) {
@@ -193,21 +188,13 @@ int main(int argc, char** argv) {
       if (!s.ok()) return Fail(std::string(s.status().message()));
       const cv::Rect box = cv::boundingRect(s->mask);
       if (box.area() == 0) continue;
+      auto b = ToBatch({*s});
+      // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
+      // towards max(visible, infrared).
+      auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
       auto boxes =
           torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
-      model::StepReport r;
-      if (points_only) {
-        // The server's box/point prompts: SAM on the visible image (RGB, 0..255).
-        auto rgb = ToTensor(s->visible);
-        rgb = rgb.size(1) == 3 ? rgb.flip(1) : rgb.expand({1, 3, -1, -1});
-        r = sam.StepOnVisible(rgb, boxes, ToTensor(s->mask) / 255.0);
-      } else {
-        auto b = ToBatch({*s});
-        // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
-        // towards max(visible, infrared).
-        auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
-        r = sam.Step(image, boxes, b.mask);
-      }
+      auto r = sam.Step(image, boxes, b.mask);
       sam_log << r.step << "," << r.segmentation << "\n";
       if (r.step % 100 == 0 || r.step == sam_steps)
         std::cerr << absl::StrFormat("sam pretrain step %d/%d seg %.4f\n", r.step, sam_steps, r.segmentation);
