@@ -58,6 +58,15 @@ prometheus::Histogram* Seconds(prometheus::Registry& reg, const std::string& nam
   return &prometheus::BuildHistogram().Name(name).Help(help).Register(reg).Add({}, kSecondsBuckets);
 }
 
+// Unlabelled series: one counter or gauge per family.
+prometheus::Counter* Counter(prometheus::Registry& reg, const std::string& name, const std::string& help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(reg).Add({});
+}
+
+prometheus::Gauge* Gauge(prometheus::Registry& reg, const std::string& name, const std::string& help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(reg).Add({});
+}
+
 }  // namespace
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -70,21 +79,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Name("ctrlfuse_failures_total")
                    .Help("Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented.")
                    .Register(reg);
-  images_fused = &prometheus::BuildCounter()
-                      .Name("ctrlfuse_images_fused_total")
-                      .Help("Images fused successfully.")
-                      .Register(reg)
-                      .Add({});
-  queued = &prometheus::BuildGauge()
-                .Name("ctrlfuse_queued_requests")
-                .Help("Requests waiting in the batcher.")
-                .Register(reg)
-                .Add({});
-  in_flight = &prometheus::BuildGauge()
-                   .Name("ctrlfuse_inflight_requests")
-                   .Help("Requests accepted and not yet answered.")
-                   .Register(reg)
-                   .Add({});
+  images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
+  queued = Gauge(reg, "ctrlfuse_queued_requests", "Requests waiting in the batcher.");
+  in_flight = Gauge(reg, "ctrlfuse_inflight_requests", "Requests accepted and not yet answered.");
   request_seconds =
       Seconds(reg, "ctrlfuse_request_duration_seconds", "End-to-end time of a fusion request in the server.");
   queue_seconds = Seconds(reg, "ctrlfuse_queue_duration_seconds", "Time from admission to the batch starting.");
@@ -104,26 +101,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Help("Fraction of a bucket's pixels that were padding (pad-to-bucket policy).")
                        .Register(reg)
                        .Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
-  cache_hits = &prometheus::BuildCounter()
-                    .Name("ctrlfuse_encode_cache_hits_total")
-                    .Help("Encode-cache hits.")
-                    .Register(reg)
-                    .Add({});
-  cache_misses = &prometheus::BuildCounter()
-                      .Name("ctrlfuse_encode_cache_misses_total")
-                      .Help("Encode-cache misses.")
-                      .Register(reg)
-                      .Add({});
-  cache_evictions = &prometheus::BuildCounter()
-                         .Name("ctrlfuse_encode_cache_evictions_total")
-                         .Help("Encode-cache evictions.")
-                         .Register(reg)
-                         .Add({});
-  cache_bytes = &prometheus::BuildGauge()
-                     .Name("ctrlfuse_encode_cache_bytes")
-                     .Help("Bytes held by the encode cache.")
-                     .Register(reg)
-                     .Add({});
+  cache_hits = Counter(reg, "ctrlfuse_encode_cache_hits_total", "Encode-cache hits.");
+  cache_misses = Counter(reg, "ctrlfuse_encode_cache_misses_total", "Encode-cache misses.");
+  cache_evictions = Counter(reg, "ctrlfuse_encode_cache_evictions_total", "Encode-cache evictions.");
+  cache_bytes = Gauge(reg, "ctrlfuse_encode_cache_bytes", "Bytes held by the encode cache.");
   model_info_ = &prometheus::BuildGauge().Name("ctrlfuse_model_info").Help("The loaded model (value 1).").Register(reg);
   quality_ = &prometheus::BuildHistogram()
                   .Name("ctrlfuse_fusion_quality")

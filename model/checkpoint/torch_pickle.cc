@@ -135,24 +135,16 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 'X':
+        case 'X':  // BINUNICODE
+        case 'T':  // BINSTRING
+        case 'B':  // BINBYTES
           PushString(Read(Le(4)));
-          break;  // BINUNICODE
-        case 0x8c:
+          break;
+        case 0x8c:  // SHORT_BINUNICODE
+        case 'U':   // SHORT_BINSTRING
+        case 'C':   // SHORT_BINBYTES
           PushString(Read(Byte()));
-          break;  // SHORT_BINUNICODE
-        case 'T':
-          PushString(Read(Le(4)));
-          break;  // BINSTRING
-        case 'U':
-          PushString(Read(Byte()));
-          break;  // SHORT_BINSTRING
-        case 'B':
-          PushString(Read(Le(4)));
-          break;  // BINBYTES
-        case 'C':
-          PushString(Read(Byte()));
-          break;  // SHORT_BINBYTES
+          break;
         case '}':
           stack_.push_back(Make(PyValue::Kind::kDict));
           break;
