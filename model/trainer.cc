@@ -34,7 +34,9 @@ Trainer::Trainer(CtrlFuseNet net, TrainOptions options, Vgg16Features vgg)
   std::vector<torch::Tensor> params;
   for (auto& p : net_->named_parameters(true)) {
     const bool is_sam = p.key().rfind("sam_model.", 0) == 0;
-    p.value().set_requires_grad(!is_sam || options_.train_sam);
+    bool frozen = is_sam && !options_.train_sam;
+    for (const auto& prefix : options_.frozen_prefixes) frozen = frozen || p.key().rfind(prefix, 0) == 0;
+    p.value().set_requires_grad(!frozen);
     if (p.value().requires_grad()) {
       trainable_.emplace_back(p.key(), p.value());
       params.push_back(p.value());

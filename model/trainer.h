@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/ctrlfuse_net.h"
 #include "model/losses.h"
@@ -22,6 +23,9 @@ struct TrainOptions {
   int64_t lr_decay_every = 0;  // ... every this many steps (0 = constant)
   bool train_sam = false;      // true when no SAM weights were loaded
   LossWeights weights;         // the release: all 1
+  // state_dict name prefixes kept fixed (e.g. "feature_extractor1."), so a
+  // phase can train one part of the network against a fixed rest.
+  std::vector<std::string> frozen_prefixes;
 };
 
 struct TrainBatch {

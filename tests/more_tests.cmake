@@ -68,6 +68,16 @@ if(CTRLFUSE_USE_PCH)
 endif()
 gtest_discover_tests(train_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
 
+# The shipped demo model, through the engine: the prompt steers it.
+add_executable(bundled_model_tests train/bundled_model_test.cc)
+target_link_libraries(bundled_model_tests PRIVATE ctrlfuse_engine ctrlfuse_image ctrlfuse_quality GTest::gtest
+                                                  GTest::gtest_main)
+target_include_directories(bundled_model_tests PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_options(bundled_model_tests PRIVATE ${CTRLFUSE_WARNINGS})
+target_compile_definitions(bundled_model_tests PRIVATE
+  CTRLFUSE_BUNDLED_MODEL="${PROJECT_SOURCE_DIR}/models/tiny-demo.pth")
+gtest_discover_tests(bundled_model_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
+
 # The real Prometheus server scraping a real ctrlfuse-server.
 add_test(NAME prometheus_scrape COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/server/prometheus_scrape_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300)

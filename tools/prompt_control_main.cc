@@ -6,7 +6,9 @@
 // mean(F in T) - mean(F in a ring around T). Prints a markdown table and
 // writes a picture of the first scene with a person and a car (prompt A vs
 // prompt B).
+#include <array>
 #include <iostream>
+#include <map>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -17,6 +19,7 @@
 #include "image/image_data.h"
 #include "image/scenes.h"
 #include "model/api/fusion_engine.h"
+#include "quality/metrics.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "Model checkpoint (empty: seeded random tiny).");
 ABSL_FLAG(std::string, config, "tiny", "Model configuration.");
@@ -29,12 +32,49 @@ ABSL_FLAG(std::string, picture, "prompt_control.png", "Output picture (first usa
 namespace {
 using namespace ctrlfuse;
 
-double Contrast(const cv::Mat& fused, const cv::Mat& target, const cv::Mat& all_targets) {
-  cv::Mat ring;
-  cv::dilate(target, ring, cv::getStructuringElement(cv::MORPH_ELLIPSE, {15, 15}));
-  ring &= ~all_targets;
-  if (cv::countNonZero(ring) == 0 || cv::countNonZero(target) == 0) return 0;
-  return cv::mean(fused, target)[0] - cv::mean(fused, ring)[0];
+// Share of `region`'s pixels that `mask` covers.
+double Covered(const cv::Mat& mask, const cv::Mat& region) {
+  const int n = cv::countNonZero(region);
+  return n == 0 ? 0 : double(cv::countNonZero(mask & region)) / n;
+}
+
+// Where the returned masks lie: on the prompted target, on the other
+// targets of its class, on targets of the other class. A model that reads
+// the prompt covers the first (and, by appearance, the second) and not the
+// third; one that segments "every warm target" covers all three. Columns:
+// the returned mask (either branch), the visible branch's, the infrared's.
+struct MaskTally {
+  static constexpr int kMasks = 3;
+  struct Row {
+    int n = 0;
+    double share[kMasks] = {0, 0, 0};
+  };
+  Row prompted, same;
+  std::map<std::string, Row> other;  // by the prompted target's class
+  static void Add(Row& row, const std::array<cv::Mat, kMasks>& masks, const cv::Mat& region) {
+    ++row.n;
+    for (int i = 0; i < kMasks; ++i) row.share[i] += Covered(masks[i], region);
+  }
+  static void PrintRow(const std::string& what, const Row& row) {
+    if (row.n == 0) return;
+    std::cout << absl::StrFormat("| %s (%d) | %.3f | %.3f | %.3f |\n", what, row.n, row.share[0] / row.n,
+                                 row.share[1] / row.n, row.share[2] / row.n);
+  }
+  void Print() const {
+    std::cout << "\n| share of pixels covered (mean) | returned mask | visible branch | infrared branch |\n"
+                 "|---|---|---|---|\n";
+    PrintRow("the prompted target", prompted);
+    PrintRow("other targets of its class", same);
+    for (const auto& [label, row] : other) PrintRow("targets of the other class, a " + label + " prompted", row);
+  }
+};
+
+// True when the two masks are at least a few pixels apart (the picture
+// should show the two targets separately).
+bool Apart(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat grown;
+  cv::dilate(a, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
+  return cv::countNonZero(grown & b) == 0;
 }
 
 struct Tally {
@@ -77,6 +117,7 @@ int main(int argc, char** argv) {
   // cosine-similarity map; the tokens carry no position), so it can tell a
   // person from a car but not one person from a look-alike person.
   Tally other_class, same_class;
+  MaskTally masks;
   bool picture_done = false;
   for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
     auto scene = image::GenerateScene(image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width),
@@ -86,33 +127,53 @@ int main(int argc, char** argv) {
     auto enc = (*engine)->Encode({{&ir, &vis, {}}});
     if (!enc.ok()) return 1;
     std::vector<cv::Mat> fused(scene.targets.size());
+    std::vector<std::array<cv::Mat, MaskTally::kMasks>> returned(scene.targets.size());
     for (size_t k = 0; k < scene.targets.size(); ++k) {
       const cv::Mat& m = scene.targets[k].mask;
       auto out = (*engine)->Decode({{(*enc)[0], std::vector<uint8_t>(m.data, m.data + m.total()), false}});
       if (!out.ok()) return 1;
       fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, (*out)[0].fused.data()).clone();
+      auto& r = (*out)[0];
+      returned[k] = {cv::Mat(m.rows, m.cols, CV_8UC1, r.mask.data()).clone(),
+                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_vis.data()).clone(),
+                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_ir.data()).clone()};
     }
     const cv::Mat all = scene.AllTargets();
     int person = -1, car = -1;
     for (size_t k = 0; k < scene.targets.size(); ++k) {
       const auto& t = scene.targets[k];
       (t.label == "person" ? person : car) = int(k);
-      const double prompted = Contrast(fused[k], t.mask, all);
+      const double prompted = quality::TargetContrast(fused[k], t.mask, all);
+      cv::Mat same_rest(all.size(), CV_8UC1, cv::Scalar(0)), other_rest = same_rest.clone();
+      for (size_t o = 0; o < scene.targets.size(); ++o)
+        if (o != k) (scene.targets[o].label == t.label ? same_rest : other_rest) |= scene.targets[o].mask;
+      const auto& got = returned[k];
+      MaskTally::Add(masks.prompted, got, t.mask);
+      if (cv::countNonZero(same_rest)) MaskTally::Add(masks.same, got, same_rest);
+      if (cv::countNonZero(other_rest)) MaskTally::Add(masks.other[t.label], got, other_rest);
       for (const bool same : {false, true}) {
         // The next target (in scene order, wrapping) of the wanted kind.
         for (size_t step = 1; step < scene.targets.size(); ++step) {
           const size_t o = (k + step) % scene.targets.size();
           if ((scene.targets[o].label == t.label) != same) continue;
-          (same ? same_class : other_class).Add(prompted, Contrast(fused[o], t.mask, all));
+          (same ? same_class : other_class).Add(prompted, quality::TargetContrast(fused[o], t.mask, all));
           break;
         }
       }
     }
-    if (!picture_done && person >= 0 && car >= 0) {
+    if (!picture_done && person >= 0 && car >= 0 &&
+        Apart(scene.targets[size_t(person)].mask, scene.targets[size_t(car)].mask)) {
       const auto &a = scene.targets[size_t(person)], &b = scene.targets[size_t(car)];
-      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"), Tile(scene.visible, "visible"),
-                                  Tile(a.mask, "prompt A: person"), Tile(fused[size_t(person)], "fused, prompt A"),
-                                  Tile(b.mask, "prompt B: car"),    Tile(fused[size_t(car)], "fused, prompt B")};
+      // Signed difference, amplified: where prompt A made the fused image
+      // brighter than prompt B is light, darker is dark, equal is mid-grey.
+      cv::Mat diff;
+      cv::Mat(fused[size_t(person)]).convertTo(diff, CV_16S);
+      diff -= cv::Mat_<int16_t>(fused[size_t(car)]);
+      diff.convertTo(diff, CV_8U, 8.0, 128.0);
+      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"),     Tile(scene.visible, "visible"),
+                                  Tile(a.mask, "prompt A: person"),     Tile(fused[size_t(person)], "fused, prompt A"),
+                                  Tile(b.mask, "prompt B: car"),        Tile(fused[size_t(car)], "fused, prompt B"),
+                                  Tile(diff, "A - B (x8, grey = same)")};
       cv::Mat pic;
       cv::hconcat(row, pic);
       cv::imwrite(absl::GetFlag(FLAGS_picture), pic);
@@ -125,5 +186,6 @@ int main(int argc, char** argv) {
   std::cout << "|---|---|---|---|---|\n";
   other_class.Print("of the other class");
   same_class.Print("of the same class");
+  masks.Print();
   return 0;
 }

@@ -49,6 +49,9 @@ ABSL_FLAG(std::string, loss_weights, "",
 ABSL_FLAG(std::string, sam, "auto",
           "SAM during training: auto (frozen when official weights are loaded with --init, as released; "
           "trains otherwise), train, or frozen.");
+ABSL_FLAG(std::string, freeze, "",
+          "Comma-separated state_dict name prefixes to keep fixed, e.g. "
+          "feature_extractor1,feature_extractor2,merge_2c,image_decoder (a prefix matches whole module names).");
 ABSL_FLAG(int64_t, sam_pretrain_steps, 0,
           "Without official SAM weights: first pretrain SAM this many steps on box prompts, then train "
           "CtrlFuse with SAM frozen, as the release does (0 = SAM trains jointly from scratch).");
@@ -156,6 +159,8 @@ int main(int argc, char** argv) {
     }
   }
   if (sam_mode != "auto") options.train_sam = sam_mode == "train";
+  for (absl::string_view prefix : absl::StrSplit(absl::GetFlag(FLAGS_freeze), ',', absl::SkipEmpty()))
+    options.frozen_prefixes.push_back(std::string(prefix) + ".");
   std::cerr << "ctrlfuse-train: SAM " << (options.train_sam ? "trains" : "frozen") << std::endl;
   model::Vgg16Features vgg{nullptr};
   if (!absl::GetFlag(FLAGS_vgg16).empty()) {

@@ -90,6 +90,23 @@ TEST(QualityTest, QabfIsScaleInvariantAndSymmetricInTheSources) {
   EXPECT_NEAR(MutualInformation(a, f), MutualInformation(f, a), 1e-12);
 }
 
+TEST(QualityTest, TargetContrastIsTheTargetMinusItsRingWithoutOtherTargets) {
+  // Background 50; target 200; a second target (250) right beside it, so
+  // part of the ring would fall on it if it were not left out.
+  cv::Mat fused(40, 60, CV_8UC1, cv::Scalar(50)), target(40, 60, CV_8UC1, cv::Scalar(0)), all = target.clone();
+  target(cv::Rect(20, 15, 8, 10)).setTo(255);
+  fused(cv::Rect(20, 15, 8, 10)).setTo(200);
+  fused(cv::Rect(28, 15, 6, 10)).setTo(250);
+  all(cv::Rect(20, 15, 14, 10)).setTo(255);
+  EXPECT_DOUBLE_EQ(TargetContrast(fused, target, all), 150.0);
+  // A ring that reaches a brighter surround lowers it; no target, no contrast.
+  fused(cv::Rect(14, 10, 2, 20)).setTo(110);
+  const double lower = TargetContrast(fused, target, all);
+  EXPECT_LT(lower, 150.0);
+  EXPECT_GT(lower, 100.0);
+  EXPECT_EQ(TargetContrast(fused, cv::Mat::zeros(40, 60, CV_8UC1), all), 0.0);
+}
+
 TEST(QualityTest, MutualInformationMatchesADirectHistogram) {
   cv::Mat a = Random(25, 35, 4, 0, 15), f = Smooth(Random(25, 35, 5, 0, 15));
   std::map<std::pair<int, int>, double> joint;

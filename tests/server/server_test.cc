@@ -95,8 +95,12 @@ TEST_F(ServerTest, EachPromptKindFusesOverGrpc) {
     ASSERT_EQ(resp->masks_size(), 2) << name;
     EXPECT_EQ(resp->masks(0).kind(), v1::MASK_KIND_FUSED);
     cv::Mat prompt_mask = DecodeOut(resp->masks(1).image());
-    if (name == "mask" || name == "rle") EXPECT_EQ(cv::countNonZero(prompt_mask != mask), 0) << name;
-    if (name == "none") EXPECT_EQ(cv::countNonZero(prompt_mask), 0);
+    if (name == "mask" || name == "rle") {
+      EXPECT_EQ(cv::countNonZero(prompt_mask != mask), 0) << name;
+    }
+    if (name == "none") {
+      EXPECT_EQ(cv::countNonZero(prompt_mask), 0);
+    }
     EXPECT_GE(resp->timings().batch_size(), 1u);
   }
   // The RLE and the PNG of one mask are the same prompt.

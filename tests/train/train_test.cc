@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "image/scenes.h"
 #include "model/checkpoint/checkpoint.h"
@@ -146,6 +147,27 @@ TEST(TrainerTest, FrozenSamIsNotTrained) {
   t.Step(FixedBatch());
   EXPECT_TRUE(torch::equal(t.net()->sam_model->named_parameters()["mask_decoder.iou_token.weight"], before));
   EXPECT_FALSE(torch::equal(t.net()->named_parameters()["merge_v.0.weight"], merge));
+}
+
+TEST(TrainerTest, FrozenPrefixesAreNotTrainedAndTheRestIs) {
+  TrainOptions o;
+  o.lr = 1e-2;
+  o.train_sam = true;
+  o.frozen_prefixes = {"feature_extractor1.", "image_decoder."};
+  torch::manual_seed(1);
+  Trainer t(CtrlFuseNet(TinyConfig()), o);
+  auto params = [&] { return t.net()->named_parameters(); };
+  const std::vector<std::string> frozen = {"feature_extractor1.0.conv.weight", "image_decoder.4.conv.weight"};
+  const std::vector<std::string> trained = {"feature_extractor2.0.conv.weight", "merge_v.0.weight",
+                                            "sam_model.mask_decoder.iou_token.weight"};
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& n : frozen) before[n] = params()[n].clone();
+  for (const auto& n : trained) before[n] = params()[n].clone();
+  t.Step(FixedBatch());
+  for (const auto& n : frozen) EXPECT_TRUE(torch::equal(params()[n], before[n])) << n;
+  for (const auto& n : trained) EXPECT_FALSE(torch::equal(params()[n], before[n])) << n;
+  // "image_decoder." names a module, not every name that starts with it.
+  EXPECT_TRUE(params()["image_decoder_iv.0.weight"].requires_grad());
 }
 
 TEST(TrainerTest, SamPretrainingOnBoxPromptsLowersItsLoss) {
