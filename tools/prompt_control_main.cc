@@ -3,9 +3,10 @@
 // fused once prompted (mask = T) and once with another target prompted
 // instead (one of the other class, one of the same class, where the scene
 // has them); the infrared contrast of T in the fused image is
-// mean(F in T) - mean(F in a ring around T). Prints a markdown table and
-// writes a picture of the first scene with a person and a car (prompt A vs
-// prompt B).
+// mean(F in T) - mean(F in a ring around T). Prints markdown tables (the
+// contrasts, and where the returned masks lie) and writes a picture of the
+// first scene with a person and a car apart (prompt A vs prompt B and the
+// difference of the two fused images).
 #include <array>
 #include <iostream>
 #include <map>
@@ -132,8 +133,8 @@ int main(int argc, char** argv) {
       const cv::Mat& m = scene.targets[k].mask;
       auto out = (*engine)->Decode({{(*enc)[0], std::vector<uint8_t>(m.data, m.data + m.total()), false}});
       if (!out.ok()) return 1;
-      fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, (*out)[0].fused.data()).clone();
       auto& r = (*out)[0];
+      fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, r.fused.data()).clone();
       returned[k] = {cv::Mat(m.rows, m.cols, CV_8UC1, r.mask.data()).clone(),
                      cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_vis.data()).clone(),
                      cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_ir.data()).clone()};
