@@ -335,13 +335,4 @@ std::map<std::string, double> Compute(const cv::Mat& ir, const cv::Mat& vis, con
   return out;
 }
 
-double TargetContrast(const cv::Mat& fused, const cv::Mat& target, const cv::Mat& all_targets) {
-  cv::Mat ring;
-  cv::dilate(target, ring, cv::getStructuringElement(cv::MORPH_ELLIPSE, {15, 15}));
-  ring &= ~all_targets;
-  if (cv::countNonZero(ring) == 0 || cv::countNonZero(target) == 0) return 0;
-  const cv::Mat grey = ToGrey255(fused);
-  return cv::mean(grey, target)[0] - cv::mean(grey, ring)[0];
-}
-
 }  // namespace ctrlfuse::quality

@@ -34,13 +34,6 @@ double Vif(const cv::Mat& ref, const cv::Mat& dist);           // pixel-domain, 
 double Qabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f);
 double Nabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f);
 
-// Infrared contrast of one target in a fused image (any supported type):
-// mean grey level inside `target` minus the mean over a ring around it
-// (a 15x15 elliptical dilation), leaving out every target in
-// `all_targets`. 0 when the target or its ring is empty. This is what
-// ctrlfuse-prompt-control compares with the target prompted and not.
-double TargetContrast(const cv::Mat& fused, const cv::Mat& target, const cv::Mat& all_targets);
-
 // The named metrics for one triple (any supported type). Unknown names are
 // skipped; callers validate names against MetricNames().
 std::map<std::string, double> Compute(const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused,

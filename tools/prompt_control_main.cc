@@ -20,7 +20,7 @@
 #include "image/image_data.h"
 #include "image/scenes.h"
 #include "model/api/fusion_engine.h"
-#include "quality/metrics.h"
+#include "quality/prompt_measures.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "Model checkpoint (empty: seeded random tiny).");
 ABSL_FLAG(std::string, config, "tiny", "Model configuration.");
@@ -32,12 +32,6 @@ ABSL_FLAG(std::string, picture, "prompt_control.png", "Output picture (first usa
 
 namespace {
 using namespace ctrlfuse;
-
-// Share of `region`'s pixels that `mask` covers.
-double Covered(const cv::Mat& mask, const cv::Mat& region) {
-  const int n = cv::countNonZero(region);
-  return n == 0 ? 0 : double(cv::countNonZero(mask & region)) / n;
-}
 
 // Where the returned masks lie: on the prompted target, on the other
 // targets of its class, on targets of the other class. A model that reads
@@ -54,7 +48,7 @@ struct MaskTally {
   std::map<std::string, Row> other;  // by the prompted target's class
   static void Add(Row& row, const std::array<cv::Mat, kMasks>& masks, const cv::Mat& region) {
     ++row.n;
-    for (int i = 0; i < kMasks; ++i) row.share[i] += Covered(masks[i], region);
+    for (int i = 0; i < kMasks; ++i) row.share[i] += quality::Coverage(masks[i], region);
   }
   static void PrintRow(const std::string& what, const Row& row) {
     if (row.n == 0) return;
@@ -69,14 +63,6 @@ struct MaskTally {
     for (const auto& [label, row] : other) PrintRow("targets of the other class, a " + label + " prompted", row);
   }
 };
-
-// True when the two masks are at least a few pixels apart (the picture
-// should show the two targets separately).
-bool Apart(const cv::Mat& a, const cv::Mat& b) {
-  cv::Mat grown;
-  cv::dilate(a, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
-  return cv::countNonZero(grown & b) == 0;
-}
 
 struct Tally {
   int targets = 0, higher = 0;
@@ -163,7 +149,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!picture_done && person >= 0 && car >= 0 &&
-        Apart(scene.targets[size_t(person)].mask, scene.targets[size_t(car)].mask)) {
+        quality::Apart(scene.targets[size_t(person)].mask, scene.targets[size_t(car)].mask)) {
       const auto &a = scene.targets[size_t(person)], &b = scene.targets[size_t(car)];
       // Signed difference, amplified: where prompt A made the fused image
       // brighter than prompt B is light, darker is dark, equal is mid-grey.

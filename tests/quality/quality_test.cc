@@ -11,6 +11,7 @@
 #include <random>
 
 #include "quality/metrics.h"
+#include "quality/prompt_measures.h"
 
 namespace ctrlfuse::quality {
 namespace {
@@ -105,6 +106,18 @@ TEST(QualityTest, TargetContrastIsTheTargetMinusItsRingWithoutOtherTargets) {
   EXPECT_LT(lower, 150.0);
   EXPECT_GT(lower, 100.0);
   EXPECT_EQ(TargetContrast(fused, cv::Mat::zeros(40, 60, CV_8UC1), all), 0.0);
+}
+
+TEST(QualityTest, CoverageAndApartOnKnownMasks) {
+  cv::Mat region(20, 30, CV_8UC1, cv::Scalar(0)), mask = region.clone(), near = region.clone(), far = region.clone();
+  region(cv::Rect(5, 5, 10, 4)).setTo(255);
+  mask(cv::Rect(5, 5, 5, 10)).setTo(255);  // covers the region's left half (and more outside it)
+  EXPECT_DOUBLE_EQ(Coverage(mask, region), 0.5);
+  EXPECT_DOUBLE_EQ(Coverage(mask, cv::Mat::zeros(20, 30, CV_8UC1)), 0.0);
+  near(cv::Rect(17, 5, 3, 4)).setTo(255);  // 2 px right of the region: inside a 9x9 dilation
+  far(cv::Rect(22, 5, 3, 4)).setTo(255);   // 7 px right of it
+  EXPECT_FALSE(Apart(region, near));
+  EXPECT_TRUE(Apart(region, far));
 }
 
 TEST(QualityTest, MutualInformationMatchesADirectHistogram) {
