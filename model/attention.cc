@@ -19,11 +19,15 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torc
   const int64_t bsz = q.size(0), lq = q.size(1), lk = k.size(1);
   const int64_t hd = dim_ / heads_;
   auto split = [&](const torch::Tensor& x, int64_t len) { return x.view({bsz, len, heads_, hd}).transpose(1, 2); };
-  auto qh = split(torch::nn::functional::linear(q, w[0], b[0]), lq) / std::sqrt(double(hd));
+  auto qh = split(torch::nn::functional::linear(q, w[0], b[0]), lq);
   auto kh = split(torch::nn::functional::linear(k, w[1], b[1]), lk);
   auto vh = split(torch::nn::functional::linear(v, w[2], b[2]), lk);
-  auto attn = torch::softmax(torch::matmul(qh, kh.transpose(-2, -1)), -1);
-  auto out = torch::matmul(attn, vh).transpose(1, 2).reshape({bsz, lq, dim_});
+  // softmax(q k^T / sqrt(hd)) v, fused (the scale is SDPA's default).
+  // Contiguous inputs: SDPA's CPU kernel chooses its path by their strides,
+  // and a cached encoding's slices must decode bit-identically to a forward.
+  auto out = at::scaled_dot_product_attention(qh.contiguous(), kh.contiguous(), vh.contiguous())
+                 .transpose(1, 2)
+                 .reshape({bsz, lq, dim_});
   return out_proj(out);
 }
 

@@ -46,6 +46,24 @@ void ConfigureThreads(int threads) {
 
 int IntraOpThreads() { return at::get_num_threads(); }
 
+torch::Tensor ToPlacement(const torch::Tensor& host, const Placement& p) {
+#ifdef CTRLFUSE_WITH_CUDA
+  if (p.device.is_cuda() && host.device().is_cpu()) {
+    auto pinned = host.is_pinned() ? host : host.pin_memory();
+    return pinned.to(p.device, p.dtype, /*non_blocking=*/true);
+  }
+#endif
+  return host.to(p.device, p.dtype);
+}
+
+bool CudaCodeCompiled() {
+#ifdef CTRLFUSE_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
 int64_t PeakDeviceMemory(const Placement& p) {
 #ifdef CTRLFUSE_WITH_CUDA
   if (p.device.is_cuda()) {

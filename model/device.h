@@ -1,6 +1,7 @@
 // Device, precision and thread settings, chosen at run time. CUDA-specific
-// calls sit behind CTRLFUSE_WITH_CUDA so this file compiles against Debian's
-// CPU LibTorch 1.13 and against LibTorch 2.x with CUDA alike.
+// calls sit behind CTRLFUSE_WITH_CUDA, which every regular build defines
+// (LibTorch 2.x from the CUDA torch wheel); a LibTorch without CUDA builds
+// with CTRLFUSE_CUDA=OFF.
 #pragma once
 
 #include <torch/torch.h>
@@ -30,6 +31,16 @@ bool CudaAvailable();
 // turns rather than oversubscribing; docs/benchmarks.md).
 void ConfigureThreads(int threads);
 int IntraOpThreads();
+
+// A host tensor moved to `p`'s device and dtype. On CUDA it goes through
+// page-locked (pinned) memory from LibTorch's caching host allocator, so
+// the upload is an asynchronous DMA on the current stream (the allocator
+// keeps the staging buffer alive until the copy is done); elsewhere a plain
+// copy. Thread-safe.
+torch::Tensor ToPlacement(const torch::Tensor& host, const Placement& p);
+
+// Whether this build compiled the CUDA code paths (CTRLFUSE_WITH_CUDA).
+bool CudaCodeCompiled();
 
 // Peak accelerator memory since the last reset, in bytes (0 on CPU).
 int64_t PeakDeviceMemory(const Placement& p);

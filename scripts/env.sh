@@ -1,11 +1,16 @@
-# Runtime settings shared by the scripts (sourced).
-# OpenMP threads spin between parallel regions by default and then fight
-# OpenBLAS's pool; PASSIVE lets them sleep. With that, both pools at full
-# width measured best: SAM's ViT is matmul-bound and LibTorch calls OpenBLAS
-# outside its own parallel regions, so the pools take turns (vit_b 17.4 s vs
-# 21.7 s with OpenBLAS at 1 thread; tiny 4% slower; docs/benchmarks.md).
+# Settings shared by the scripts (sourced).
+# OpenMP threads spin between parallel regions by default and steal the
+# cores other pools need; PASSIVE lets them sleep (thread study in
+# docs/benchmarks.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${CTRLFUSE_BUILD_DIR:-$ROOT/build}"
-export ROOT BUILD_DIR
+# The project's Python environment (PyPI packages of scripts/requirements.txt:
+# torch, whose LibTorch we build against, and the parity references). It lives
+# outside the clone, keyed by the pinned requirements, so fresh clones of the
+# same commit (CI clones anew every run) reuse it instead of unpacking ~6 GB
+# again; $ROOT/.venv links to it. CTRLFUSE_VENV overrides the place.
+REQS_HASH="$(sha256sum "$ROOT/scripts/requirements.txt" | cut -c1-12)"
+VENV="${CTRLFUSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/venv-$REQS_HASH}"
+PY="$VENV/bin/python"
+export ROOT BUILD_DIR VENV PY

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs what ctrlfuse-serve needs from Debian 12's packages (only what it
-# uses), then configures and builds. Idempotent; quiet when all is there.
+# Installs what ctrlfuse-serve needs, then configures and builds. Idempotent;
+# quiet when all is there.
+#   - Debian 12 packages (scripts/deps.txt): gRPC, Protobuf, OpenCV, Abseil,
+#     prometheus-cpp, GoogleTest, the Prometheus server, the build tools.
+#   - A Python virtual environment from PyPI (scripts/requirements.txt,
+#     pinned): torch, whose LibTorch 2.x (with CUDA) the project builds
+#     against, and the official packages the parity tests compare with.
 #   ./scripts/setup.sh            install + build everything
 #   ./scripts/setup.sh --model    LibTorch-only build of model/ and its tests
+# Environment: CTRLFUSE_CUDA=OFF builds without the CUDA code paths (only for
+# a LibTorch without CUDA; the default requires them to compile).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -24,8 +31,36 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -f "$BUILD_DIR/build.ninja" ]] || ! grep -q "CTRLFUSE_MODEL_ONLY:BOOL=$model_only" "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCTRLFUSE_MODEL_ONLY=$model_only >/dev/null
+# .complete is written last, so an interrupted install is redone from scratch
+# rather than mistaken for a finished one.
+if [[ ! -f "$VENV/.complete" ]]; then
+  echo "setup: creating the Python environment $VENV (PyPI: torch and the parity references; ~6 GB, minutes)"
+  rm -rf "$VENV"
+  mkdir -p "$(dirname "$VENV")"
+  python3 -m venv "$VENV"
+  "$PY" -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  touch "$VENV/.complete"
+fi
+ln -sfn "$VENV" "$ROOT/.venv"
+
+torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
+cuda="${CTRLFUSE_CUDA:-ON}"
+# Torch_DIR explicitly: CMake caches it, so a new venv (new pins) would
+# otherwise keep building against the old one.
+configure_args=(-G Ninja -DCTRLFUSE_MODEL_ONLY=$model_only -DCTRLFUSE_CUDA=$cuda
+  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY")
+stamp="$(printf '%s\n' "${configure_args[@]}" | sha256sum | cut -c1-16)"
+if [[ ! -f "$BUILD_DIR/build.ninja" ]] || [[ "$(cat "$BUILD_DIR/.configure-stamp" 2>/dev/null)" != "$stamp" ]]; then
+  mkdir -p "$BUILD_DIR"
+  # Configured anew: find_package/find_library results are cached, and a
+  # new venv or option must not keep the old paths (ccache keeps compiles).
+  rm -f "$BUILD_DIR/CMakeCache.txt"
+  if ! cmake -S "$ROOT" -B "$BUILD_DIR" "${configure_args[@]}" > "$BUILD_DIR/last-configure.log" 2>&1; then
+    tail -30 "$BUILD_DIR/last-configure.log"
+    echo "setup: configure failed (full log: $BUILD_DIR/last-configure.log)" >&2
+    exit 1
+  fi
+  echo "$stamp" > "$BUILD_DIR/.configure-stamp"
 fi
 # ninja prints one line per step; keep the output short unless it fails.
 if ! ninja -C "$BUILD_DIR" > "$BUILD_DIR/last-build.log" 2>&1; then

@@ -51,18 +51,20 @@ endforeach()
 add_executable(quality_tests quality/quality_test.cc)
 target_link_libraries(quality_tests PRIVATE ctrlfuse_quality opencv_imgcodecs GTest::gtest GTest::gtest_main)
 target_include_directories(quality_tests PRIVATE ${PROJECT_SOURCE_DIR})
-target_compile_definitions(quality_tests PRIVATE CTRLFUSE_EVAL_BINARY="$<TARGET_FILE:ctrlfuse-eval>")
+target_compile_definitions(quality_tests PRIVATE CTRLFUSE_EVAL_BINARY="$<TARGET_FILE:ctrlfuse-eval>"
+  CTRLFUSE_PYTHON="${CTRLFUSE_PYTHON}")
 add_dependencies(quality_tests ctrlfuse-eval)
 gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
 
 # The client's commands against a real ctrlfuse-server process.
 add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})
-set_tests_properties(client_cli PROPERTIES LABELS client TIMEOUT 900)
+set_tests_properties(client_cli PROPERTIES LABELS client TIMEOUT 900 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
 
 add_executable(train_tests train/train_test.cc)
 target_link_libraries(train_tests PRIVATE ctrlfuse_model ctrlfuse_train_data GTest::gtest GTest::gtest_main)
 target_include_directories(train_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_options(train_tests PRIVATE ${CTRLFUSE_WARNINGS})
+target_compile_definitions(train_tests PRIVATE CTRLFUSE_PYTHON="${CTRLFUSE_PYTHON}")
 if(CTRLFUSE_USE_PCH)
   target_precompile_headers(train_tests REUSE_FROM ctrlfuse_model)
 endif()
@@ -80,4 +82,4 @@ gtest_discover_tests(bundled_model_tests PROPERTIES LABELS train DISCOVERY_TIMEO
 
 # The real Prometheus server scraping a real ctrlfuse-server.
 add_test(NAME prometheus_scrape COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/server/prometheus_scrape_test.sh ${CMAKE_BINARY_DIR})
-set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300)
+set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})

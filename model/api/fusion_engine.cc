@@ -105,7 +105,7 @@ class TorchFusionEngine : public FusionEngine {
         viss.push_back(grey.expand({1, 3, h, w}));
       }
       auto prep = [&](std::vector<torch::Tensor>& xs) {
-        auto x = model::PadToEven(torch::cat(xs, 0)).to(placement_.device, placement_.dtype);
+        auto x = model::ToPlacement(model::PadToEven(torch::cat(xs, 0)), placement_);
         return placement_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
       };
       auto enc = net_->Encode(prep(viss), prep(irs));
@@ -150,7 +150,7 @@ class TorchFusionEngine : public FusionEngine {
                                       .to(torch::kFloat32) /
                                   255.0);
       }
-      auto mask = model::PadToEven(torch::cat(masks, 0)).to(placement_.device, placement_.dtype);
+      auto mask = model::ToPlacement(model::PadToEven(torch::cat(masks, 0)), placement_);
       auto out = net_->Decode(model::Encoding::Concat(parts), mask);
       std::vector<FusedImage> results;
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -187,7 +187,7 @@ class TorchFusionEngine : public FusionEngine {
       torch::InferenceMode guard;
       auto img = ToTensor(vis, false);
       auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
-      rgb = rgb.to(placement_.device, placement_.dtype);
+      rgb = model::ToPlacement(rgb, placement_);
       // SAM takes one box per prompt: every box is its own prompt (with all
       // the points), decoded against one image embedding; masks are OR-ed.
       const int64_t n = boxes.empty() ? 1 : int64_t(boxes.size() / 4);

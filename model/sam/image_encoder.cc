@@ -26,6 +26,14 @@ torch::Tensor GetRelPos(int64_t q_size, int64_t k_size, const torch::Tensor& rel
   auto q = torch::arange(q_size, opts).unsqueeze(1) * qs;
   auto k = torch::arange(k_size, opts).unsqueeze(0) * ks;
   auto idx = (q - k + (k_size - 1) * ks).to(torch::kLong);
+  if (torch::GradMode::is_enabled() && table.requires_grad()) {
+    // Training: the backward of an indexed read accumulates the gradient
+    // into the table in no fixed order on several threads (LibTorch 2.x),
+    // which broke the bit-exact resume (TrainerTest); a one-hot product
+    // selects the same values and its backward is a plain matrix product.
+    auto onehot = torch::one_hot(idx, table.size(0)).to(table.dtype());  // [q,k,L]
+    return torch::matmul(onehot, table);                                 // [q,k,C]
+  }
   return table.index({idx});  // [q,k,C]
 }
 
@@ -63,16 +71,20 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   auto qkv = qkv_(x).reshape({b, h * w, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
   qkv = qkv.reshape({3, b * heads_, h * w, hd});
   auto q = qkv[0], k = qkv[1], v = qkv[2];
-  auto attn = torch::matmul(q * (1.0 / std::sqrt(double(hd))), k.transpose(-2, -1));
-  // Decomposed relative positions: separate height and width terms.
+  // Decomposed relative positions: a height term and a width term per query,
+  // added to the logits as SDPA's additive mask [B*heads, h*w, h*w]. SDPA
+  // then fuses scaling, softmax and the value product (no separate
+  // attention-probability tensor), which measured faster than the explicit
+  // matmul/softmax/matmul (docs/benchmarks.md).
   auto rh = GetRelPos(h, h, rel_pos_h_), rw = GetRelPos(w, w, rel_pos_w_);
   auto rq = q.reshape({b * heads_, h, w, hd});
-  auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, rh});
-  auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, rw});
-  attn = (attn.view({b * heads_, h, w, h, w}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2))
-             .view({b * heads_, h * w, h * w});
-  attn = torch::softmax(attn, -1);
-  auto out = torch::matmul(attn, v).view({b, heads_, h, w, hd}).permute({0, 2, 3, 1, 4});
+  // einsum may return permuted strides, and the broadcast sum follows its
+  // inputs' layout: make them contiguous (small) so the sum is and views.
+  auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, rh}).contiguous();
+  auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, rw}).contiguous();
+  auto bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({b * heads_, h * w, h * w});
+  auto out = at::scaled_dot_product_attention(q, k, v, bias);
+  out = out.reshape({b, heads_, h, w, hd}).permute({0, 2, 3, 1, 4});
   return proj_(out.reshape({b, h, w, c}));
 }
 

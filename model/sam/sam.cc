@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/sam/pil_resize.h"
+
 namespace ctrlfuse::model::sam {
 namespace F = torch::nn::functional;
 
@@ -22,8 +24,15 @@ std::pair<int64_t, int64_t> SamImpl::ResizedShape(int64_t h, int64_t w) const {
 torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const GeometricPrompt& prompt) {
   const int64_t h = rgb.size(2), w = rgb.size(3), s = config_.img_size;
   auto [nh, nw] = ResizedShape(h, w);
-  auto x = F::interpolate(
-      rgb, F::InterpolateFuncOptions().size(std::vector<int64_t>{nh, nw}).mode(torch::kBilinear).align_corners(false));
+  // The official predictor resizes the 8-bit image with Pillow (through
+  // torchvision), so this does too, on the CPU: a float interpolation moves
+  // the logits by more than the parity tolerance (pil_resize.h).
+  std::vector<torch::Tensor> resized;
+  for (int64_t b = 0; b < rgb.size(0); ++b) {
+    auto u8 = rgb[b].permute({1, 2, 0}).round().clamp(0, 255).to(torch::kCPU, torch::kUInt8);
+    resized.push_back(PilBilinearResize(u8, nh, nw).permute({2, 0, 1}));
+  }
+  auto x = torch::stack(resized).to(rgb.options());
   x = (x - pixel_mean_.to(x.options())) / pixel_std_.to(x.options());
   x = F::pad(x, F::PadFuncOptions({0, s - nw, 0, s - nh}));
   auto embedding = image_encoder(x);

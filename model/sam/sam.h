@@ -23,7 +23,8 @@ class SamImpl : public torch::nn::Module {
  public:
   explicit SamImpl(const SamConfig& config);
 
-  // The standard SAM path: rgb [B,3,H,W] on the 0-255 scale -> mask logits
+  // The standard SAM path (SamPredictor's): rgb [B,3,H,W] with 8-bit values
+  // on the 0-255 scale (rounded to 8 bits for the resize) -> mask logits
   // [B,1,H,W] at the original size (threshold at 0 for the mask). With one
   // image and N prompts (boxes [N,4], points [N,P,2]) the image is encoded
   // once and the result is [N,1,H,W].

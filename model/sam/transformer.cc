@@ -17,9 +17,10 @@ torch::Tensor DownscaledAttentionImpl::forward(const torch::Tensor& q, const tor
     return x.view({x.size(0), x.size(1), heads_, x.size(2) / heads_}).transpose(1, 2);
   };
   auto qh = split(q_proj_(q)), kh = split(k_proj_(k)), vh = split(v_proj_(v));
-  const double scale = 1.0 / std::sqrt(double(qh.size(-1)));
-  auto attn = torch::softmax(torch::matmul(qh, kh.transpose(-2, -1)) * scale, -1);
-  auto out = torch::matmul(attn, vh).transpose(1, 2);
+  // softmax(q k^T / sqrt(d)) v, fused (the scale is SDPA's default).
+  // Contiguous inputs: SDPA's CPU kernel chooses its path by their strides,
+  // and a cached encoding's slices must decode bit-identically to a forward.
+  auto out = at::scaled_dot_product_attention(qh.contiguous(), kh.contiguous(), vh.contiguous()).transpose(1, 2);
   return out_proj_(out.reshape({out.size(0), out.size(1), -1}));
 }
 

@@ -4,7 +4,7 @@
 set -uo pipefail
 BUILD="$1"
 T="$(mktemp -d)"
-PY=/usr/bin/python3
+PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
 fail=0
 check() {  # check "what" command...
   local what="$1"; shift

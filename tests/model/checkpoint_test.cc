@@ -34,7 +34,7 @@ class CheckpointTest : public ::testing::Test {
     m << "name\tshape\tdtype\n";
     for (const auto& e : testing::ModuleManifest(*net)) m << e.name << '\t' << e.shape << '\t' << e.dtype << '\n';
     m.close();
-    const std::string cmd = "/usr/bin/python3 " + std::string(CTRLFUSE_SOURCE_DIR) +
+    const std::string cmd = std::string(CTRLFUSE_PYTHON) + " " + std::string(CTRLFUSE_SOURCE_DIR) +
                             "/tests/model/write_checkpoints.py " + (*dir_ / "manifest.tsv").string() + " " +
                             dir_->string() + " 2>&1";
     fixture_log_ = new std::string(RunCommand(cmd));
@@ -155,8 +155,8 @@ TEST_F(CheckpointTest, OwnCheckpointRoundTripAndPythonReadsIt) {
   EXPECT_EQ(LoadAnyCheckpoint(b, file), "ctrlfuse-serve");
 
   // Python's torch.load reads the same file.
-  auto py = RunCommand("/usr/bin/python3 " + std::string(CTRLFUSE_SOURCE_DIR) + "/tests/model/read_own_checkpoint.py " +
-                       file + " 2>&1");
+  auto py = RunCommand(std::string(CTRLFUSE_PYTHON) + " " + std::string(CTRLFUSE_SOURCE_DIR) +
+                       "/tests/model/read_own_checkpoint.py " + file + " 2>&1");
   std::istringstream s(py);
   std::string format, config;
   size_t count = 0;

@@ -21,6 +21,35 @@ TEST(DeviceTest, ParsesAndRefusesWithReasons) {
   }
 }
 
+TEST(DeviceTest, CpuPlacementCopiesAndConverts) {
+  Placement p;
+  ASSERT_EQ(ParsePlacement("cpu", "fp32", &p), "");
+  auto host = torch::arange(12, torch::kInt32).view({3, 4});
+  auto out = ToPlacement(host, p);
+  EXPECT_EQ(out.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(out, host.to(torch::kFloat32)));
+}
+
+#ifdef CTRLFUSE_EXPECT_CUDA_CODE
+// The regular build compiles the CUDA paths (a LibTorch with CUDA): this
+// fails if a build silently dropped them.
+TEST(DeviceTest, TheCudaCodePathsAreCompiled) { EXPECT_TRUE(CudaCodeCompiled()); }
+#endif
+
+TEST(DeviceTest, PinnedUploadToCudaEqualsThePlainCopy) {
+  if (!CudaAvailable()) GTEST_SKIP() << "no CUDA device";
+  for (const char* precision : {"fp32", "fp16", "bf16"}) {
+    Placement p;
+    ASSERT_EQ(ParsePlacement("cuda", precision, &p), "");
+    auto host = torch::rand({2, 3, 33, 47});
+    ResetPeakDeviceMemory(p);
+    auto pinned = ToPlacement(host, p);
+    EXPECT_TRUE(pinned.is_cuda());
+    EXPECT_TRUE(torch::equal(pinned.cpu(), host.to(p.dtype))) << precision;
+    EXPECT_GE(PeakDeviceMemory(p), int64_t(host.numel()) * pinned.element_size()) << precision;
+  }
+}
+
 TEST(DeviceTest, CudaMatchesCpuInEveryPrecision) {
   if (!CudaAvailable()) GTEST_SKIP() << "no CUDA device";
   auto net = testing::MakeTiny();

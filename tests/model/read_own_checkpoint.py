@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Reads a ctrlfuse-serve checkpoint with Python's torch.load and prints
 format, config, the number of tensors and the sum of all of them, so the C++
 test can check that files it writes are standard torch.save files."""

@@ -1,5 +1,6 @@
-#!/usr/bin/python3
-"""Writes checkpoint fixtures with Debian's python3-torch, in the layouts the
+#!/usr/bin/env python3
+"""Writes checkpoint fixtures with the venv's torch (the version whose LibTorch
+the project links; scripts/requirements.txt), in the layouts the
 official releases use, for the C++ loader tests.
 
 usage: write_checkpoints.py MANIFEST.tsv OUT_DIR

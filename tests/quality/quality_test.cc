@@ -149,7 +149,8 @@ TEST(QualityTest, SsimAgreesWithScikitImage) {
   ASSERT_TRUE(cv::imwrite(dir + "/ssim_x.png", x8));
   ASSERT_TRUE(cv::imwrite(dir + "/ssim_y.png", y8));
   const std::string py =
-      "/usr/bin/python3 -c \"import numpy as np; from PIL import Image; "
+      std::string(CTRLFUSE_PYTHON) +
+      " -c \"import numpy as np; from PIL import Image; "
       "from skimage.metrics import structural_similarity as s; "
       "a=np.asarray(Image.open('" +
       dir +
@@ -157,7 +158,7 @@ TEST(QualityTest, SsimAgreesWithScikitImage) {
       "b=np.asarray(Image.open('" +
       dir +
       "/ssim_y.png'),dtype=np.float64); "
-      "print(repr(s(a,b,gaussian_weights=True,sigma=1.5,use_sample_covariance=False,data_range=255)))\"";
+      "print(repr(float(s(a,b,gaussian_weights=True,sigma=1.5,use_sample_covariance=False,data_range=255))))\"";
   const std::string out = Shell(py);
   ASSERT_FALSE(out.empty());
   const double reference = std::stod(out);
@@ -185,8 +186,8 @@ TEST(QualityTest, EvalToolPrintsEveryMetricAsJson) {
               cv::imwrite(dir + "/eval_f.png", f8));
   const std::string json = Shell(std::string(CTRLFUSE_EVAL_BINARY) + " --json --ir " + dir + "/eval_a.png --vis " +
                                  dir + "/eval_b.png --fused " + dir + "/eval_f.png");
-  const std::string check = Shell("echo '" + json +
-                                  "' | /usr/bin/python3 -c \"import json,sys; d=json.load(sys.stdin); "
+  const std::string check = Shell("echo '" + json + "' | " + std::string(CTRLFUSE_PYTHON) +
+                                  " -c \"import json,sys; d=json.load(sys.stdin); "
                                   "print(','.join(sorted(d)), all(isinstance(v,(int,float)) for v in d.values()))\"");
   EXPECT_EQ(check, "AG,CC,EN,MI,MSE,Nabf,PSNR,Qabf,SCD,SD,SF,SSIM,VIF True\n") << json;
 }

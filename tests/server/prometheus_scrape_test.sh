@@ -5,7 +5,7 @@
 set -uo pipefail
 BUILD="$1"
 T="$(mktemp -d)"
-PY=/usr/bin/python3
+PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MPORT="$(free_port)"
 PPORT="$(free_port)"

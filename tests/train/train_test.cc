@@ -256,19 +256,19 @@ TEST(Vgg16Test, LoadsTorchvisionLayoutAndGivesZeroForIdenticalImages) {
   const std::string file = dir + "/vgg16_" + std::to_string(getpid()) + ".pth";
   // torchvision's vgg16 state_dict layout (features up to conv5_3 and the
   // classifier, which the perceptual loss does not use), random values.
-  const std::string py =
-      "/usr/bin/python3 -c \"import torch, collections\n"
-      "sd = collections.OrderedDict()\n"
-      "chans = [(3,64),(64,64),None,(64,128),(128,128),None,(128,256),(256,256),(256,256),None,"
-      "(256,512),(512,512),(512,512),None,(512,512),(512,512),(512,512)]\n"
-      "i = 0\n"
-      "for c in chans:\n"
-      "  if c is None:\n    i += 1; continue\n"
-      "  sd['features.%d.weight' % i] = torch.randn(c[1], c[0], 3, 3) * 0.05\n"
-      "  sd['features.%d.bias' % i] = torch.zeros(c[1]); i += 2\n"
-      "sd['classifier.0.weight'] = torch.zeros(4, 4)\n"
-      "torch.save(sd, '" +
-      file + "')\"";
+  const std::string py = std::string(CTRLFUSE_PYTHON) +
+                         " -c \"import torch, collections\n"
+                         "sd = collections.OrderedDict()\n"
+                         "chans = [(3,64),(64,64),None,(64,128),(128,128),None,(128,256),(256,256),(256,256),None,"
+                         "(256,512),(512,512),(512,512),None,(512,512),(512,512),(512,512)]\n"
+                         "i = 0\n"
+                         "for c in chans:\n"
+                         "  if c is None:\n    i += 1; continue\n"
+                         "  sd['features.%d.weight' % i] = torch.randn(c[1], c[0], 3, 3) * 0.05\n"
+                         "  sd['features.%d.bias' % i] = torch.zeros(c[1]); i += 2\n"
+                         "sd['classifier.0.weight'] = torch.zeros(4, 4)\n"
+                         "torch.save(sd, '" +
+                         file + "')\"";
   ASSERT_EQ(std::system(py.c_str()), 0);
   Vgg16Features vgg;
   vgg->LoadTorchvision(file);

@@ -1,0 +1,197 @@
+// Our SAM against Meta's official `segment-anything` package (PyPI), on random
+// weights, fp32: tests/parity/sam_reference.py builds the official modules
+// with the same sizes as a SamConfig, runs them and writes its state_dict,
+// inputs and outputs; these tests load that state_dict into our modules by
+// name (strictly) and compare. Label `parity`.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "model/checkpoint/checkpoint.h"
+#include "model/config.h"
+#include "model/device.h"
+#include "model/sam/pil_resize.h"
+#include "model/sam/sam.h"
+
+namespace ctrlfuse::model::sam {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Reference {
+  std::map<std::string, torch::Tensor> in, out;
+  NamedTensors state;
+  std::string log;
+};
+
+std::string ConfigArgs(const SamConfig& c) {
+  std::string global;
+  for (int g : c.global_attn_indexes) global += (global.empty() ? "" : ",") + std::to_string(g);
+  auto kv = [](const char* k, int v) { return std::string(" ") + k + "=" + std::to_string(v); };
+  return kv("img_size", c.img_size) + kv("patch", c.patch) + kv("embed_dim", c.embed_dim) + kv("depth", c.depth) +
+         kv("heads", c.heads) + kv("window", c.window) + " global=" + global + kv("out_chans", c.out_chans) +
+         kv("mask_in_chans", c.mask_in_chans) + kv("decoder_depth", c.decoder_depth) +
+         kv("decoder_heads", c.decoder_heads) + kv("decoder_mlp_dim", c.decoder_mlp_dim) +
+         kv("iou_head_depth", c.iou_head_depth) + kv("iou_head_hidden", c.iou_head_hidden);
+}
+
+// Runs the official package for `kase` and reads back what it wrote.
+Reference RunReference(const std::string& kase, const SamConfig& config) {
+  const fs::path file = fs::temp_directory_path() / ("ctrlfuse_sam_" + kase + "_" + std::to_string(getpid()) + ".pth");
+  const std::string cmd = std::string(CTRLFUSE_PYTHON) + " " + CTRLFUSE_SOURCE_DIR + "/tests/parity/sam_reference.py " +
+                          file.string() + " " + kase + ConfigArgs(config) + " 2>&1";
+  Reference ref;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) ref.log += buf;
+    pclose(p);
+  }
+  if (!fs::exists(file)) return ref;
+  auto root = ckpt::ReadTorchFile(file.string());
+  fs::remove(file);
+  for (const auto& [k, v] : root->dict) {
+    const std::string& key = k->s;
+    if (key.rfind("state.", 0) == 0) ref.state.emplace_back(key.substr(6), v->tensor);
+    if (key.rfind("in.", 0) == 0) ref.in[key.substr(3)] = v->tensor;
+    if (key.rfind("out.", 0) == 0) ref.out[key.substr(4)] = v->tensor;
+  }
+  return ref;
+}
+
+double MaxAbsDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  if (a.sizes() != b.sizes()) return 1e30;
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// A small SAM: every part of the real one (windowed and global blocks with
+// padding to the window, two-way transformer, three mask outputs).
+SamConfig SmallConfig() {
+  SamConfig c;
+  c.img_size = 96;
+  c.patch = 8;  // 12x12 grid: windows of 5 need padding
+  c.embed_dim = 48;
+  c.depth = 3;
+  c.heads = 3;
+  c.global_attn_indexes = {1};
+  c.window = 5;
+  c.out_chans = 32;
+  c.mask_in_chans = 8;
+  c.decoder_heads = 2;
+  c.decoder_mlp_dim = 64;
+  c.iou_head_hidden = 32;
+  return c;
+}
+
+Sam LoadedSam(const SamConfig& config, const Reference& ref) {
+  Sam sam(config);
+  LoadStateDict(*sam, ref.state, "official segment-anything state_dict");
+  sam->eval();
+  return sam;
+}
+
+class SamParityTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ConfigureThreads(0); }
+  torch::InferenceMode guard_;
+};
+
+TEST_F(SamParityTest, ImageEncoderPromptEncoderAndMaskDecoderMatchTheOfficialModules) {
+  const SamConfig config = SmallConfig();
+  const Reference ref = RunReference("modules", config);
+  ASSERT_FALSE(ref.state.empty()) << ref.log;
+  Sam sam = LoadedSam(config, ref);
+
+  auto embedding = sam->image_encoder(ref.in.at("image"));
+  EXPECT_LE(MaxAbsDiff(embedding, ref.out.at("embedding")), 1e-4);
+
+  SparsePrompts points, boxes;
+  points.points = ref.in.at("points");
+  points.point_labels = ref.in.at("labels");
+  boxes.boxes = ref.in.at("boxes");
+  SparsePrompts all = points;
+  all.boxes = boxes.boxes;
+  all.masks = ref.in.at("masks");
+  for (const auto& [tag, prompt] :
+       std::map<std::string, SparsePrompts>{{"points", points}, {"boxes", boxes}, {"all", all}}) {
+    auto [sparse, dense] = sam->prompt_encoder->forward(prompt, 2);
+    EXPECT_LE(MaxAbsDiff(sparse, ref.out.at("sparse_" + tag)), 1e-4) << tag;
+    // Without a mask the official dense embedding is expanded from one row.
+    EXPECT_LE(MaxAbsDiff(dense.expand_as(ref.out.at("dense_" + tag)), ref.out.at("dense_" + tag)), 1e-4) << tag;
+  }
+  auto pe = sam->prompt_encoder->DensePositionalEncoding();
+  EXPECT_LE(MaxAbsDiff(pe, ref.out.at("dense_pe")), 1e-4);
+
+  SparsePrompts both = points;
+  both.boxes = boxes.boxes;
+  auto [sparse, dense] = sam->prompt_encoder->forward(both, 2);
+  for (bool multi : {false, true}) {
+    // Ours pairs embedding i with prompt i; the official repeats one embedding.
+    auto pred = sam->mask_decoder(ref.out.at("embedding").expand({2, -1, -1, -1}), pe, sparse, dense, multi);
+    const std::string tag = "multi" + std::to_string(int(multi));
+    EXPECT_EQ(pred.low_res_logits.size(1), multi ? 3 : 1);
+    EXPECT_LE(MaxAbsDiff(pred.low_res_logits, ref.out.at("masks_" + tag)), 1e-4) << tag;
+    EXPECT_LE(MaxAbsDiff(pred.iou, ref.out.at("iou_" + tag)), 1e-4) << tag;
+  }
+}
+
+// Pixels whose mask differs from the official one, not counting those where
+// the official logit is within 1e-3 of the threshold.
+int64_t MaskDisagreements(const torch::Tensor& ours, const torch::Tensor& official) {
+  auto differ = (ours > 0) != (official > 0);
+  return (differ & (official.abs() >= 1e-3)).sum().item<int64_t>();
+}
+
+TEST_F(SamParityTest, EndToEndWithBoxAndPointPromptsMatchesSamPredictor) {
+  const SamConfig config = SmallConfig();
+  const Reference ref = RunReference("predictor", config);
+  ASSERT_FALSE(ref.state.empty()) << ref.log;
+  Sam sam = LoadedSam(config, ref);
+  for (const std::string tag : {"resized", "native"}) {
+    const auto& img = ref.in.at(tag + "_image");  // uint8 [H,W,3] RGB
+    const int64_t h = img.size(0), w = img.size(1);
+    auto [nh, nw] = sam->ResizedShape(h, w);
+    // The predictor's resize is Pillow's, bit for bit.
+    auto resized = PilBilinearResize(img, nh, nw);
+    EXPECT_TRUE(torch::equal(resized, ref.out.at(tag + "_resized"))) << tag;
+
+    auto rgb = img.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+    GeometricPrompt box, pts;
+    box.boxes = ref.in.at(tag + "_box").view({1, 4});
+    pts.points = ref.in.at(tag + "_points").unsqueeze(0);
+    pts.point_labels = ref.in.at(tag + "_labels").unsqueeze(0);
+    GeometricPrompt both = pts;
+    both.boxes = box.boxes;
+    for (const auto& [kind, prompt] :
+         std::map<std::string, GeometricPrompt>{{"box", box}, {"points", pts}, {"both", both}}) {
+      auto logits = sam->SegmentWithPrompts(rgb, prompt)[0];  // [1,H,W]
+      const auto& official = ref.out.at(tag + "_" + kind);
+      ASSERT_EQ(logits.sizes(), official.sizes()) << tag << " " << kind;
+      EXPECT_EQ(MaskDisagreements(logits, official), 0) << tag << " " << kind;
+      EXPECT_LE(MaxAbsDiff(logits, official), 1e-4) << tag << " " << kind;
+      // Not a degenerate comparison: the mask has both values.
+      const double fg = (official > 0).to(torch::kFloat64).mean().item<double>();
+      EXPECT_GT(fg, 0.0) << tag << " " << kind;
+      EXPECT_LT(fg, 1.0) << tag << " " << kind;
+    }
+  }
+}
+
+// The full-size ViT-B encoder at its 1024 x 1024 input: 12 blocks, 14 x 14
+// windows padded over the 64 x 64 grid, four global blocks.
+TEST_F(SamParityTest, FullVitBImageEncoderAt1024MatchesTheOfficialModule) {
+  const SamConfig config = VitBConfig().sam;
+  const Reference ref = RunReference("encoder", config);
+  ASSERT_FALSE(ref.state.empty()) << ref.log;
+  Sam sam = LoadedSam(config, ref);
+  auto embedding = sam->image_encoder(ref.in.at("image"));
+  ASSERT_EQ(embedding.sizes(), (std::vector<int64_t>{1, 256, 64, 64}));
+  EXPECT_LE(MaxAbsDiff(embedding, ref.out.at("embedding")), 1e-4);
+}
+
+}  // namespace
+}  // namespace ctrlfuse::model::sam
