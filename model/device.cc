@@ -5,6 +5,7 @@
 #include <thread>
 
 #ifdef CTRLFUSE_WITH_CUDA
+#include <ATen/autocast_mode.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -32,11 +33,40 @@ std::string ParsePlacement(const std::string& device, const std::string& precisi
     if (p.device.is_cpu()) return "precision " + precision + " needs a CUDA device";
     p.dtype = precision == "fp16" ? torch::kFloat16 : torch::kBFloat16;
     p.channels_last = true;
+  } else if (precision == "amp_fp16" || precision == "amp_bf16") {
+    if (p.device.is_cpu()) return "precision " + precision + " needs a CUDA device";
+    if (!CudaCodeCompiled()) return "precision " + precision + " needs a build with CUDA code paths";
+    p.autocast_dtype = precision == "amp_fp16" ? torch::kFloat16 : torch::kBFloat16;
+    p.channels_last = true;
   } else {
-    return "unknown precision '" + precision + "' (expected fp32, fp16 or bf16)";
+    return "unknown precision '" + precision + "' (expected fp32, fp16, bf16, amp_fp16 or amp_bf16)";
   }
   *out = p;
   return "";
+}
+
+AutocastGuard::AutocastGuard(const Placement& p) {
+#ifdef CTRLFUSE_WITH_CUDA
+  if (p.autocast_dtype == torch::kFloat32 || !p.device.is_cuda()) return;
+  active_ = true;
+  was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+  was_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+  at::autocast::set_autocast_dtype(at::kCUDA, p.autocast_dtype);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::increment_nesting();
+#else
+  (void)p;
+#endif
+}
+
+AutocastGuard::~AutocastGuard() {
+#ifdef CTRLFUSE_WITH_CUDA
+  if (!active_) return;
+  // The outermost guard drops the cast weights autocast cached.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+  at::autocast::set_autocast_dtype(at::kCUDA, was_dtype_);
+#endif
 }
 
 void ConfigureThreads(int threads) {

@@ -16,14 +16,36 @@ struct Placement {
   // NHWC activations: faster convolutions on CUDA (tensor cores) with half
   // precision; on this CPU's oneDNN build the default layout measured faster.
   bool channels_last = false;
+  // Mixed precision (CUDA only, "amp_fp16" / "amp_bf16"): the weights stay
+  // fp32 and LibTorch's autocast runs the matrix products and convolutions
+  // in this dtype, the rest in fp32. kFloat32 means no autocast.
+  torch::ScalarType autocast_dtype = torch::kFloat32;
 };
 
-// device: "cpu", "cuda", "cuda:N"; precision: "fp32", "fp16", "bf16".
+// device: "cpu", "cuda", "cuda:N"; precision: "fp32", "fp16", "bf16" (the
+// whole network cast), "amp_fp16", "amp_bf16" (autocast).
 // Returns an error message, empty on success. Half precisions are refused
 // on CPU (LibTorch 1.13's CPU kernels lack many fp16 ops).
 std::string ParsePlacement(const std::string& device, const std::string& precision, Placement* out);
 
 bool CudaAvailable();
+
+// Turns autocast on for `p`'s device on this thread for the guard's life
+// (autocast state is thread-local), and restores the previous state after;
+// does nothing when `p` asks for no autocast. Use on the thread that runs
+// the forward; not copyable.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(const Placement& p);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool was_enabled_ = false;
+  torch::ScalarType was_dtype_ = torch::kFloat32;
+};
 
 // Intra-op threads for LibTorch. 0 = one per available core. OpenBLAS runs
 // its own pool (OPENBLAS_NUM_THREADS) under LibTorch's matmuls; with

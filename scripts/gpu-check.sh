@@ -20,7 +20,8 @@ if [[ ! -d /usr/src/googletest && ! -f /usr/lib/x86_64-linux-gnu/libgtest.a ]]; 
   echo "GoogleTest not installed: install libgtest-dev" >> "$OUT_DIR/gpu-check.md"
 fi
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCTRLFUSE_MODEL_ONLY=ON -DCTRLFUSE_USE_PCH=OFF \
-  -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DCMAKE_BUILD_TYPE=Release "${GTEST_ARGS[@]}" >/dev/null
+  -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DTorch_DIR="$TORCH_CMAKE/Torch" -DCTRLFUSE_PYTHON="$PY" \
+  -DCMAKE_BUILD_TYPE=Release "${GTEST_ARGS[@]}" >/dev/null
 ninja -C "$BUILD" model_tests model_bench 2>&1 | tail -3
 (cd "$BUILD" && ./tests/model_tests --gtest_brief=1 2>&1 | tail -20) >> "$OUT_DIR/gpu-check.md"
 {

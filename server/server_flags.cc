@@ -13,7 +13,8 @@ ABSL_FLAG(std::string, checkpoint, "",
 ABSL_FLAG(std::string, bundled_model, CTRLFUSE_BUNDLED_MODEL, "Path of the bundled demo model (tiny).");
 ABSL_FLAG(uint64_t, seed, 0, "Seed for random weights when no checkpoint is loaded.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N.");
-ABSL_FLAG(std::string, precision, "fp32", "fp32; on CUDA also fp16 or bf16.");
+ABSL_FLAG(std::string, precision, "fp32",
+          "fp32; on CUDA also fp16 or bf16 (the network cast) or amp_fp16 or amp_bf16 (fp32 weights, autocast).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it).");

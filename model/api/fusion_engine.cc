@@ -93,6 +93,7 @@ class TorchFusionEngine : public FusionEngine {
     }
     try {
       torch::InferenceMode guard;
+      model::AutocastGuard amp(placement_);
       std::vector<torch::Tensor> irs, viss, colours;
       for (size_t i = 0; i < ir.size(); ++i) {
         auto ir_t = ToTensor(*ir[i], /*counts=*/true);
@@ -141,6 +142,7 @@ class TorchFusionEngine : public FusionEngine {
     }
     try {
       torch::InferenceMode guard;
+      model::AutocastGuard amp(placement_);
       std::vector<torch::Tensor> masks;
       masks.reserve(batch.size());
       for (const auto& r : batch) {
@@ -185,6 +187,7 @@ class TorchFusionEngine : public FusionEngine {
     if (boxes.empty() && points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
     try {
       torch::InferenceMode guard;
+      model::AutocastGuard amp(placement_);
       auto img = ToTensor(vis, false);
       auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
       rgb = model::ToPlacement(rgb, placement_);

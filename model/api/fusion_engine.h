@@ -31,7 +31,7 @@ struct EngineOptions {
   std::string checkpoint;
   uint64_t seed = 0;
   std::string device = "cpu";      // cpu, cuda, cuda:N
-  std::string precision = "fp32";  // fp32, fp16, bf16 (CUDA only)
+  std::string precision = "fp32";  // fp32; CUDA only: fp16, bf16 (cast), amp_fp16, amp_bf16 (autocast)
   int threads = 0;                 // LibTorch intra-op threads, 0 = all cores
 };
 

@@ -16,6 +16,7 @@ TEST(DeviceTest, ParsesAndRefusesWithReasons) {
   EXPECT_NE(ParsePlacement("cpu", "fp16", &p).find("needs a CUDA device"), std::string::npos);
   EXPECT_NE(ParsePlacement("tpu", "fp32", &p).find("unknown device 'tpu'"), std::string::npos);
   EXPECT_NE(ParsePlacement("cpu", "fp8", &p).find("unknown precision 'fp8'"), std::string::npos);
+  EXPECT_NE(ParsePlacement("cpu", "amp_bf16", &p).find("needs a CUDA device"), std::string::npos);
   if (!CudaAvailable()) {
     EXPECT_NE(ParsePlacement("cuda", "fp32", &p).find("no CUDA device"), std::string::npos);
   }
@@ -48,6 +49,30 @@ TEST(DeviceTest, PinnedUploadToCudaEqualsThePlainCopy) {
     EXPECT_TRUE(torch::equal(pinned.cpu(), host.to(p.dtype))) << precision;
     EXPECT_GE(PeakDeviceMemory(p), int64_t(host.numel()) * pinned.element_size()) << precision;
   }
+}
+
+TEST(DeviceTest, AutocastRunsInHalfPrecisionOnlyInsideTheGuard) {
+  if (!CudaAvailable()) GTEST_SKIP() << "no CUDA device";
+  Placement p;
+  ASSERT_EQ(ParsePlacement("cuda", "amp_bf16", &p), "");
+  EXPECT_EQ(p.dtype, torch::kFloat32);
+  auto a = torch::rand({64, 64}, torch::kCUDA), b = torch::rand({64, 64}, torch::kCUDA);
+  {
+    AutocastGuard amp(p);
+    EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kFloat32);
+  // The network under autocast stays close to fp32 on the CPU.
+  auto net = testing::MakeTiny();
+  auto [vis, ir] = testing::SyntheticPair(1, 64, 96);
+  auto mask = testing::BoxMask(1, 64, 96, 10, 40, 10, 60);
+  torch::InferenceMode guard;
+  auto cpu = net->forward(vis, ir, mask);
+  auto gpu_net = testing::MakeTiny();
+  gpu_net->to(p.device);
+  AutocastGuard amp(p);
+  auto out = gpu_net->forward(vis.to(p.device), ir.to(p.device), mask.to(p.device));
+  EXPECT_LT((out.i_ref.to(torch::kCPU, torch::kFloat32) - cpu.i_ref).abs().max().item<double>(), 5e-2);
 }
 
 TEST(DeviceTest, CudaMatchesCpuInEveryPrecision) {

@@ -1,0 +1,70 @@
+// Attention benchmark (not a test): SAM ViT attention with its decomposed
+// relative-position bias, written out (matmul, add, softmax, matmul: the
+// form used before LibTorch 2.x) against scaled_dot_product_attention with
+// the bias as its additive mask (the form model/sam/image_encoder.cc uses),
+// on ViT-B's shapes. Prints the time of each and their max |difference|.
+// usage: attention_bench [REPEATS]
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+template <typename F>
+double Time(F f, int repeats) {
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return Median(t);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int repeats = argc > 1 ? std::atoi(argv[1]) : 3;
+  at::set_num_threads(2);
+  torch::InferenceMode guard;
+  torch::manual_seed(0);
+  std::printf("| block | shape [B*heads, tokens, dim] | explicit s | SDPA s | SDPA / explicit | max abs diff |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  struct Case {
+    const char* name;
+    int64_t bh, side, hd;
+  };
+  // ViT-B at 1024: 12 heads of 64; global blocks see the 64x64 grid, windowed
+  // blocks 25 windows of 14x14 (the grid padded to 70x70).
+  for (const Case& c : {Case{"global (x4 per image)", 12, 64, 64}, Case{"windowed (x8 per image)", 12 * 25, 14, 64}}) {
+    const int64_t n = c.side * c.side;
+    auto q = torch::randn({c.bh, n, c.hd}), k = torch::randn({c.bh, n, c.hd}), v = torch::randn({c.bh, n, c.hd});
+    auto rel_h = torch::randn({c.bh, c.side, c.side, c.side}), rel_w = torch::randn({c.bh, c.side, c.side, c.side});
+    const double scale = 1.0 / std::sqrt(double(c.hd));
+    torch::Tensor a, b;
+    auto explicit_form = [&] {
+      auto attn = torch::matmul(q * scale, k.transpose(-2, -1));
+      attn = (attn.view({c.bh, c.side, c.side, c.side, c.side}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2))
+                 .view({c.bh, n, n});
+      a = torch::matmul(torch::softmax(attn, -1), v);
+    };
+    auto sdpa_form = [&] {
+      auto bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({c.bh, n, n});
+      b = at::scaled_dot_product_attention(q, k, v, bias);
+    };
+    explicit_form();  // warm
+    sdpa_form();
+    const double te = Time(explicit_form, repeats), ts = Time(sdpa_form, repeats);
+    std::printf("| %s | [%ld, %ld, %ld] | %.3f | %.3f | %.2f | %.2e |\n", c.name, long(c.bh), long(n), long(c.hd), te,
+                ts, ts / te, (a - b).abs().max().item<double>());
+  }
+  return 0;
+}
