@@ -15,7 +15,9 @@ if [[ "${1:-}" == "--all" ]]; then
   # model/ (LibTorch headers: ~20 s a file). clang-tidy cannot read GCC's
   # precompiled headers, so use a configure-only tree without them.
   TIDY_DIR="$ROOT/build-tidy"
-  cmake -S "$ROOT" -B "$TIDY_DIR" -G Ninja -DCTRLFUSE_MODEL_ONLY=ON -DCTRLFUSE_USE_PCH=OFF >/dev/null
+  torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
+  cmake -S "$ROOT" -B "$TIDY_DIR" -G Ninja -DCTRLFUSE_MODEL_ONLY=ON -DCTRLFUSE_USE_PCH=OFF \
+    -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" >/dev/null
   mapfile -t model < <(git ls-files 'model/*.cc')
   clang-tidy -p "$TIDY_DIR" --quiet "${model[@]}" 2>/dev/null
   echo "lint: clang-tidy clean on model/ (${#model[@]} files)"
