@@ -189,8 +189,8 @@ class TorchFusionEngine : public FusionEngine {
       torch::InferenceMode guard;
       model::AutocastGuard amp(placement_);
       auto img = ToTensor(vis, false);
+      // Stays on the host: SAM resizes it there and uploads only the result.
       auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
-      rgb = model::ToPlacement(rgb, placement_);
       // SAM takes one box per prompt: every box is its own prompt (with all
       // the points), decoded against one image embedding; masks are OR-ed.
       const int64_t n = boxes.empty() ? 1 : int64_t(boxes.size() / 4);

@@ -26,19 +26,21 @@ torch::Tensor SamImpl::SegmentWithPrompts(const torch::Tensor& rgb, const Geomet
   auto [nh, nw] = ResizedShape(h, w);
   // The official predictor resizes the 8-bit image with Pillow (through
   // torchvision), so this does too, on the CPU: a float interpolation moves
-  // the logits by more than the parity tolerance (pil_resize.h).
+  // the logits by more than the parity tolerance (pil_resize.h). Only the
+  // resized image goes to the model's device (callers keep rgb on the host).
+  const auto opts = image_encoder->parameters().front().options();
   std::vector<torch::Tensor> resized;
   for (int64_t b = 0; b < rgb.size(0); ++b) {
     auto u8 = rgb[b].permute({1, 2, 0}).round().clamp(0, 255).to(torch::kCPU, torch::kUInt8);
     resized.push_back(PilBilinearResize(u8, nh, nw).permute({2, 0, 1}));
   }
-  auto x = torch::stack(resized).to(rgb.options());
+  auto x = torch::stack(resized).to(opts);
   x = (x - pixel_mean_.to(x.options())) / pixel_std_.to(x.options());
   x = F::pad(x, F::PadFuncOptions({0, s - nw, 0, s - nh}));
   auto embedding = image_encoder(x);
 
   // Coordinates follow the longest-side resize.
-  auto scale = torch::tensor({double(nw) / w, double(nh) / h}, rgb.options());
+  auto scale = torch::tensor({double(nw) / w, double(nh) / h}, opts);
   SparsePrompts sp;
   if (prompt.boxes.defined()) sp.boxes = (prompt.boxes.view({-1, 2, 2}) * scale).view({-1, 4});
   if (prompt.points.defined()) {

@@ -24,7 +24,8 @@ class SamImpl : public torch::nn::Module {
   explicit SamImpl(const SamConfig& config);
 
   // The standard SAM path (SamPredictor's): rgb [B,3,H,W] with 8-bit values
-  // on the 0-255 scale (rounded to 8 bits for the resize) -> mask logits
+  // on the 0-255 scale (rounded to 8 bits for the resize, which runs on the
+  // CPU, so pass it from the host; prompts on the model's device) -> logits
   // [B,1,H,W] at the original size (threshold at 0 for the mask). With one
   // image and N prompts (boxes [N,4], points [N,P,2]) the image is encoded
   // once and the result is [N,1,H,W].
