@@ -16,6 +16,7 @@
 #include "client/load_generator.h"
 #include "client/progress.h"
 #include "client/request_builder.h"
+#include "proto/kinds.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
 ABSL_FLAG(std::string, ca, "", "TLS: CA certificate (PEM); enables TLS.");
@@ -81,7 +82,7 @@ absl::Status WriteOutputs(const v1::FuseResponse& resp, const std::string& out_d
     return s;
   for (const auto& m : resp.masks())
     if (auto s =
-            client::SaveImage(m.image(), absl::StrCat(out_dir, "/", name, "_", client::MaskKindName(m.kind()), ".png"));
+            client::SaveImage(m.image(), absl::StrCat(out_dir, "/", name, "_", v1::MaskKindName(m.kind()), ".png"));
         !s.ok())
       return s;
   return absl::OkStatus();

@@ -113,19 +113,4 @@ std::string Extension(const v1::Image& img) {
   return img.has_encoded() && image::SniffFormat(img.encoded()) == image::Format::kJpeg ? "jpg" : "png";
 }
 
-const char* MaskKindName(v1::MaskKind kind) {
-  switch (kind) {
-    case v1::MASK_KIND_FUSED:
-      return "mask";
-    case v1::MASK_KIND_VISIBLE:
-      return "mask_vis";
-    case v1::MASK_KIND_INFRARED:
-      return "mask_ir";
-    case v1::MASK_KIND_PROMPT:
-      return "prompt";
-    default:
-      return "unknown";
-  }
-}
-
 }  // namespace ctrlfuse::client

@@ -35,6 +35,5 @@ absl::StatusOr<v1::FuseRequest> BuildRequest(const std::string& id, const std::s
 absl::Status SaveImage(const v1::Image& image, const std::string& path);
 // File extension for the response's encoding ("png", "jpg").
 std::string Extension(const v1::Image& image);
-const char* MaskKindName(v1::MaskKind kind);
 
 }  // namespace ctrlfuse::client

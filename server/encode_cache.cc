@@ -43,25 +43,9 @@ void EncodeCache::Put(const CacheKey& key, std::shared_ptr<const api::EncodedPai
   }
 }
 
-int64_t EncodeCache::bytes() const {
+EncodeCache::Stats EncodeCache::stats() const {
   std::lock_guard<std::mutex> l(mu_);
-  return bytes_;
-}
-size_t EncodeCache::entries() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return lru_.size();
-}
-uint64_t EncodeCache::hits() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return hits_;
-}
-uint64_t EncodeCache::misses() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return misses_;
-}
-uint64_t EncodeCache::evictions() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return evictions_;
+  return {bytes_, lru_.size(), hits_, misses_, evictions_};
 }
 
 }  // namespace ctrlfuse::server

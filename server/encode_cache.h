@@ -2,6 +2,10 @@
 // (by content hash of both images' pixels and the preprocessing options) was
 // encoded before skips the encoder and only decodes its new prompt: the
 // interactive "change the mask, see the fusion" loop.
+//
+// Thread-safety: every method may be called from any thread (one mutex).
+// It counts its own hits, misses and evictions (exported by
+// Metrics::WatchEncodeCache).
 #pragma once
 
 #include <cstdint>
@@ -48,11 +52,18 @@ class EncodeCache {
   // total fits. An entry larger than the whole capacity is not kept.
   void Put(const CacheKey& key, std::shared_ptr<const api::EncodedPair> value);
 
-  int64_t bytes() const;
-  size_t entries() const;
-  uint64_t hits() const;
-  uint64_t misses() const;
-  uint64_t evictions() const;
+  struct Stats {
+    int64_t bytes = 0;
+    size_t entries = 0;
+    uint64_t hits = 0, misses = 0, evictions = 0;
+  };
+  Stats stats() const;  // one consistent snapshot
+
+  int64_t bytes() const { return stats().bytes; }
+  size_t entries() const { return stats().entries; }
+  uint64_t hits() const { return stats().hits; }
+  uint64_t misses() const { return stats().misses; }
+  uint64_t evictions() const { return stats().evictions; }
 
  private:
   using Entry = std::pair<CacheKey, std::shared_ptr<const api::EncodedPair>>;

@@ -1,13 +1,23 @@
-// The request pipeline: decode -> prompt -> bucket -> batch -> model ->
-// encode. Fuse() runs the per-request stages on the caller's thread and
-// waits for the batch its request joins; executor threads run the batches
-// (encode-cache lookups, one batched encode of the misses, one batched
-// decode).
+// The request pipeline: parse -> prompt -> prepare (bucket, pad) -> batch
+// -> model -> response. Fuse() runs the per-request stages on the caller's
+// thread and waits for the batch its request joins; executor threads run
+// the batches (BatchRunner).
+//
+//   request_parser      FuseRequest -> ParsedRequest (images, prompt, options)
+//   prompts/            ParsedPrompt::Resolve -> the mask prompt
+//   task_preparer       -> FuseTask (bucket, padding, cache key)
+//   batching/           the dynamic batcher
+//   batch_runner        encode cache + engine Encode/Decode
+//   response_builder    -> FuseResponse (crop, encode, quality)
+//
+// Thread-safety: Fuse may be called from any number of threads; Start and
+// Stop from one. Ownership: engine, metrics and clock are borrowed and must
+// outlive the pipeline; the pipeline owns the scheduler, the encode cache
+// and the executor threads (joined by Stop or the destructor).
 #pragma once
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,21 +26,23 @@
 #include "absl/status/statusor.h"
 #include "ctrlfuse/v1/fusion.pb.h"
 #include "model/api/fusion_engine.h"
+#include "server/batch_runner.h"
 #include "server/batching/scheduler.h"
 #include "server/encode_cache.h"
 #include "server/metrics.h"
 #include "server/request_parser.h"
+#include "server/response_builder.h"
+#include "server/task_preparer.h"
 
 namespace ctrlfuse::server {
 
-// Computes the named quality metrics for (ir, vis, fused) as decoded (8- or
-// 16-bit, grey or colour: the quality library converts, as ctrlfuse-eval does).
-using QualityFn = std::function<std::map<std::string, double>(
-    const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused, const std::vector<std::string>& names)>;
-
 struct PipelineOptions {
   BatchingOptions batching;
-  int executors = 1;                  // model instances pulling batches
+  // Executor threads pulling batches. They share the one engine (one copy
+  // of the weights; its calls are thread-safe), so more than one overlaps
+  // host work (cache lookups, copies) with compute rather than adding
+  // model instances.
+  int executors = 1;
   int64_t cache_bytes = 256ll << 20;  // encode cache capacity (0 = off)
   // Pad-to-bucket policy: sizes (w x h) a request is padded up to (smallest
   // that fits); empty = exact-shape buckets.
@@ -38,38 +50,52 @@ struct PipelineOptions {
   ParseLimits limits;
   std::vector<std::string> known_metrics;
   QualityFn quality;
+
+  // INVALID_ARGUMENT naming the option when one is out of range.
+  absl::Status Validate() const;
 };
 
 class FusionPipeline {
  public:
-  FusionPipeline(api::FusionEngine* engine, PipelineOptions options, Metrics* metrics, Clock* clock);
+  static absl::StatusOr<std::unique_ptr<FusionPipeline>> Create(api::FusionEngine* engine, PipelineOptions options,
+                                                                Metrics* metrics, Clock* clock);
   ~FusionPipeline();
 
   void Start();
   // Stops admission, lets executors finish what is queued, joins them.
   void Stop();
 
-  // Runs every bucket at every batch size once (first-request latency).
+  // Runs every bucket (pad buckets, else `sizes`) at every batch size once.
   absl::Status Warmup(const std::vector<cv::Size>& sizes);
 
-  // One request, end to end. `cancelled` is polled while queued.
+  // One request, end to end. `deadline` is in the pipeline clock's time;
+  // `cancelled` is polled while the request waits in the queue.
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request, SteadyTime deadline,
                                         std::function<bool()> cancelled);
 
   const PipelineOptions& options() const { return options_; }
-  EncodeCache& cache() { return cache_; }
+  // Null when the cache is off.
+  const EncodeCache* cache() const { return cache_.get(); }
+  BatchScheduler& scheduler() { return *scheduler_; }
+  Clock* clock() const { return clock_; }
 
  private:
+  FusionPipeline(api::FusionEngine* engine, PipelineOptions options, Metrics* metrics, Clock* clock,
+                 std::unique_ptr<BatchScheduler> scheduler);
   void ExecutorLoop();
-  void RunBatch(Batch& batch);
-  cv::Size BucketFor(cv::Size size) const;
+  // Waits for the task's result, withdrawing it from the queue if its
+  // deadline passes or its client goes away first.
+  TaskResult Await(const std::shared_ptr<FuseTask>& task, std::future<TaskResult>& future);
 
-  api::FusionEngine* engine_;
-  PipelineOptions options_;
-  Metrics* metrics_;
-  Clock* clock_;
-  BatchScheduler scheduler_;
-  EncodeCache cache_;
+  api::FusionEngine* const engine_;
+  const PipelineOptions options_;
+  Metrics* const metrics_;
+  Clock* const clock_;
+  const std::unique_ptr<BatchScheduler> scheduler_;
+  const std::unique_ptr<EncodeCache> cache_;
+  const TaskPreparer preparer_;
+  const BatchRunner runner_;
+  const ResponseBuilder responses_;
   std::vector<std::thread> executors_;
   std::atomic<bool> started_{false};
 };

@@ -13,37 +13,13 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-const char* CodeName(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return "OK";
-    case absl::StatusCode::kCancelled:
-      return "CANCELLED";
-    case absl::StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kResourceExhausted:
-      return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case absl::StatusCode::kUnimplemented:
-      return "UNIMPLEMENTED";
-    case absl::StatusCode::kInternal:
-      return "INTERNAL";
-    case absl::StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 namespace {
-SteadyTime SteadyDeadline(const grpc::ServerContext* context) {
+// The call's deadline in `clock`'s time (the pipeline's, which tests fake).
+SteadyTime DeadlineOn(const Clock& clock, const grpc::ServerContext* context) {
   const auto d = context->deadline();
   if (d == std::chrono::system_clock::time_point::max()) return SteadyTime::max();
   const auto left = d - std::chrono::system_clock::now();
-  return std::chrono::steady_clock::now() + std::chrono::duration_cast<Duration>(left);
+  return clock.Now() + std::chrono::duration_cast<Duration>(left);
 }
 }  // namespace
 
@@ -58,29 +34,33 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
                                                             const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
   if (!serving_) {
-    metrics_->CountFailure(FailureReason::kRejected);
     result = absl::UnavailableError("server is not serving (warming up or draining)");
   } else {
     metrics_->in_flight->Increment();
-    result = pipeline_->Fuse(request, SteadyDeadline(context), [context] { return context->IsCancelled(); });
+    result = pipeline_->Fuse(request, DeadlineOn(*pipeline_->clock(), context),
+                             [context] { return context->IsCancelled(); });
     metrics_->in_flight->Decrement();
-    // Rejections, deadlines and cancels are counted where they happen.
-    switch (result.status().code()) {
-      case absl::StatusCode::kInvalidArgument:
-        metrics_->CountFailure(FailureReason::kInvalid);
-        break;
-      case absl::StatusCode::kInternal:
-        metrics_->CountFailure(FailureReason::kInternal);
-        break;
-      case absl::StatusCode::kUnimplemented:
-        metrics_->CountFailure(FailureReason::kUnimplemented);
-        break;
-      default:
-        break;
-    }
   }
-  metrics_->CountRequest(method, CodeName(result.status().code()));
+  metrics_->CountCall(method, result.status());
+  {
+    absl::MutexLock lock(&answered_mu_);
+    ++answered_;
+  }
   return result;
+}
+
+uint64_t FusionServiceImpl::answered() const {
+  absl::MutexLock lock(&answered_mu_);
+  return answered_;
+}
+
+void FusionServiceImpl::WaitUntilAnswered(uint64_t n) const {
+  struct Enough {
+    const FusionServiceImpl* self;
+    uint64_t n;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->answered_ >= n; }
+  } enough{this, n};
+  absl::MutexLock lock(&answered_mu_, absl::Condition(&enough));
 }
 
 grpc::Status FusionServiceImpl::Fuse(grpc::ServerContext* context, const v1::FuseRequest* request,
@@ -152,7 +132,7 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
 grpc::Status FusionServiceImpl::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
                                              v1::ModelInfo* response) {
   *response = info_;
-  metrics_->CountRequest("GetModelInfo", "OK");
+  metrics_->CountCall("GetModelInfo", absl::OkStatus());
   return grpc::Status::OK;
 }
 

@@ -2,11 +2,17 @@
 // pipeline on its handler thread; streams read ahead a bounded window of
 // requests (so stream frames batch together) and write responses in order,
 // one outstanding write at a time.
+//
+// Thread-safety: gRPC calls its methods from many threads; SetServing may
+// be called from any. Ownership: pipeline and metrics are borrowed and must
+// outlive the service.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+
+#include "absl/synchronization/mutex.h"
 
 #include "ctrlfuse/v1/fusion.grpc.pb.h"
 #include "server/fusion_pipeline.h"
@@ -23,6 +29,11 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
   void SetServing(bool serving) { serving_ = serving; }
 
+  // Fusion calls (stream messages one each) answered so far, and a wait
+  // for a count: lets tests order events without sleeping.
+  uint64_t answered() const;
+  void WaitUntilAnswered(uint64_t n) const;
+
   grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request, v1::FuseResponse* response) override;
   grpc::Status FuseStream(grpc::ServerContext* context,
                           grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) override;
@@ -38,10 +49,11 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   const v1::ModelInfo info_;
   const size_t stream_window_;
   std::atomic<bool> serving_{false};
+  mutable absl::Mutex answered_mu_;
+  uint64_t answered_ ABSL_GUARDED_BY(answered_mu_) = 0;
 };
 
 // absl::Status and grpc::Status share code numbers.
 grpc::Status ToGrpc(const absl::Status& s);
-const char* CodeName(absl::StatusCode code);
 
 }  // namespace ctrlfuse::server

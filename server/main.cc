@@ -1,11 +1,8 @@
 // ctrlfuse-server: serves CtrlFuse over gRPC with dynamic batching, an
-// encode cache, health, reflection and Prometheus metrics.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+// encode cache, health, reflection and Prometheus metrics (the assembly is
+// server/fusion_server.h, shared with the tests).
 #include <signal.h>
 
-#include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -14,15 +11,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "quality/metrics.h"
-#include "server/fusion_service.h"
+#include "server/fusion_server.h"
 #include "server/server_flags.h"
 
 namespace {
-void Log(const std::string& msg) {
+
+void Log(absl::string_view msg) {
   std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << " ctrlfuse-server: " << msg
             << std::endl;
 }
+
+// Signals are taken synchronously by the main thread (sigwait): block them
+// before any thread starts so none inherits the default handler.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,24 +41,12 @@ int main(int argc, char** argv) {
       "  ctrlfuse-server [--config=tiny] [--checkpoint=FILE] [--device=cpu] [--port=50051] [--metrics_port=9464]\n"
       "Health: grpc.health.v1 (NOT_SERVING while warming up and draining). SIGTERM/SIGINT drain, then exit 0.");
   absl::ParseCommandLine(argc, argv);
+  sigset_t signals = BlockStopSignals();
 
-  // Signals are taken synchronously by the main thread (sigwait): block them
-  // before any thread starts so none inherits the default handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto engine_options = server::EngineOptionsFromFlags();
-  auto pipeline_options = server::PipelineOptionsFromFlags();
-  if (!pipeline_options.ok()) {
-    Log(std::string(pipeline_options.status().message()));
-    return 2;
-  }
-  auto warm_sizes = server::ParseSizes(absl::GetFlag(FLAGS_warmup_sizes), "warmup_sizes");
-  if (!warm_sizes.ok()) {
-    Log(std::string(warm_sizes.status().message()));
+  const auto engine_options = server::EngineOptionsFromFlags();
+  auto server_options = server::ServerOptionsFromFlags();
+  if (!server_options.ok()) {
+    Log(server_options.status().message());
     return 2;
   }
   Log(absl::StrCat("loading model config=", engine_options.config, " device=", engine_options.device,
@@ -58,86 +55,34 @@ int main(int argc, char** argv) {
                                                      : " checkpoint=" + engine_options.checkpoint));
   auto engine = api::FusionEngine::Create(engine_options);
   if (!engine.ok()) {
-    Log(std::string(engine.status().message()));
+    Log(engine.status().message());
     return 1;
   }
-  const auto& info = (*engine)->info();
-
-  server::Metrics metrics;
-  metrics.SetModelInfo(info.config, info.device, info.precision);
-  if (int mp = absl::GetFlag(FLAGS_metrics_port); mp > 0) {
-    if (auto err = metrics.Serve(absl::StrCat(absl::GetFlag(FLAGS_host), ":", mp)); !err.empty()) {
-      Log(err);
-      return 1;
-    }
-    Log(absl::StrCat("metrics on http://", absl::GetFlag(FLAGS_host), ":", mp, "/metrics"));
-  }
-
-  pipeline_options->known_metrics = quality::MetricNames();
-  pipeline_options->quality = [](const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused,
-                                 const std::vector<std::string>& names) {
-    return quality::Compute(ir, vis, fused, names);
-  };
   server::RealClock clock;
-  server::FusionPipeline pipeline(engine->get(), *pipeline_options, &metrics, &clock);
-
-  v1::ModelInfo model_info;
-  model_info.set_config(info.config);
-  model_info.set_device(info.device);
-  model_info.set_precision(info.precision);
-  model_info.set_checkpoint(info.checkpoint);
-  model_info.set_checkpoint_kind(info.checkpoint_kind);
-  model_info.set_num_parameters(info.num_parameters);
-  model_info.set_sam_input(uint32_t(info.sam_input));
-  model_info.set_num_queries(uint32_t(info.num_queries));
-  model_info.set_max_pixels(absl::GetFlag(FLAGS_max_pixels));
-  model_info.set_max_message_bytes(uint64_t(absl::GetFlag(FLAGS_max_message_bytes)));
-  model_info.set_max_batch_size(uint32_t(pipeline_options->batching.max_batch_size));
-  for (const char* k : {"mask", "rle_mask", "boxes", "points", "none"}) model_info.add_prompt_kinds(k);
-  for (const char* k : {"png", "jpeg", "tiff", "bmp", "raw"}) model_info.add_input_encodings(k);
-  for (const char* k : {"png", "jpeg", "raw"}) model_info.add_output_encodings(k);
-  for (const auto& m : quality::MetricNames()) model_info.add_metrics(m);
-
-  server::FusionServiceImpl service(&pipeline, &metrics, model_info, size_t(absl::GetFlag(FLAGS_stream_window)));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)),
-                           grpc::InsecureServerCredentials(), &bound_port);
-  const int max_bytes = int(std::min<int64_t>(absl::GetFlag(FLAGS_max_message_bytes), INT32_MAX));
-  builder.SetMaxReceiveMessageSize(max_bytes);
-  builder.SetMaxSendMessageSize(max_bytes);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || bound_port == 0) {
-    Log("cannot listen on port " + std::to_string(absl::GetFlag(FLAGS_port)));
+  auto server = server::FusionServer::Create(engine->get(), *server_options, &clock);
+  if (!server.ok()) {
+    Log(server.status().message());
     return 1;
   }
-  auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(false);
-  Log(absl::StrCat("listening on port ", bound_port, " (NOT_SERVING while warming up)"));
-  std::cout << "port " << bound_port << std::endl;  // machine-readable, for tests and scripts
+  if ((*server)->metrics_port() > 0) {
+    Log(absl::StrCat("metrics on http://", server_options->host, ":", (*server)->metrics_port(), "/metrics"));
+    std::cout << "metrics_port " << (*server)->metrics_port() << "\n";
+  }
+  Log(absl::StrCat("listening on port ", (*server)->port(), " (NOT_SERVING while warming up)"));
+  std::cout << "port " << (*server)->port() << std::endl;  // machine-readable, for tests and scripts
 
-  pipeline.Start();
   const auto warm_start = absl::Now();
-  if (auto s = pipeline.Warmup(*warm_sizes); !s.ok()) {
+  if (auto s = (*server)->WarmUpAndServe(); !s.ok()) {
     Log(absl::StrCat("warm-up failed: ", s.message()));
     return 1;
   }
-  service.SetServing(true);
-  health->SetServingStatus(true);
   Log(absl::StrCat("ready: SERVING (warm-up ", absl::FormatDuration(absl::Now() - warm_start), ")"));
 
   int sig = 0;
   sigwait(&signals, &sig);
   const int drain = absl::GetFlag(FLAGS_drain_seconds);
   Log(absl::StrCat("signal ", sig, ": draining (up to ", drain, " s)"));
-  health->SetServingStatus(false);
-  // Stops accepting calls and waits for in-flight ones (their batches keep
-  // running on the executors) until the deadline, then cancels the rest.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(drain));
-  pipeline.Stop();
-  Log(absl::StrCat("drained; exiting (", int64_t(metrics.images_fused->Value()), " images fused)"));
+  (*server)->Drain(std::chrono::seconds(drain));
+  Log(absl::StrCat("drained; exiting (", int64_t((*server)->metrics().images_fused->Value()), " images fused)"));
   return 0;
 }

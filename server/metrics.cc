@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/encode_cache.h"
+
 namespace ctrlfuse::server {
 namespace {
 
@@ -54,6 +56,36 @@ class ProcessCollector : public prometheus::Collectable {
   }
 };
 
+prometheus::MetricFamily Scalar(const std::string& name, const std::string& help, prometheus::MetricType type,
+                                double value) {
+  prometheus::MetricFamily f{name, help, type, {}};
+  prometheus::ClientMetric m;
+  (type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = value;
+  f.metric.push_back(m);
+  return f;
+}
+
+// The encode cache's own counters, read at each scrape.
+class EncodeCacheCollector : public prometheus::Collectable {
+ public:
+  explicit EncodeCacheCollector(const EncodeCache* cache) : cache_(cache) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const EncodeCache::Stats s = cache_->stats();
+    using prometheus::MetricType;
+    return {
+        Scalar("ctrlfuse_encode_cache_hits_total", "Encode-cache hits.", MetricType::Counter, double(s.hits)),
+        Scalar("ctrlfuse_encode_cache_misses_total", "Encode-cache misses.", MetricType::Counter, double(s.misses)),
+        Scalar("ctrlfuse_encode_cache_evictions_total", "Encode-cache evictions.", MetricType::Counter,
+               double(s.evictions)),
+        Scalar("ctrlfuse_encode_cache_bytes", "Bytes held by the encode cache.", MetricType::Gauge, double(s.bytes)),
+        Scalar("ctrlfuse_encode_cache_entries", "Pairs held by the encode cache.", MetricType::Gauge,
+               double(s.entries))};
+  }
+
+ private:
+  const EncodeCache* cache_;
+};
+
 prometheus::Histogram* Seconds(prometheus::Registry& reg, const std::string& name, const std::string& help) {
   return &prometheus::BuildHistogram().Name(name).Help(help).Register(reg).Add({}, kSecondsBuckets);
 }
@@ -77,7 +109,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Register(reg);
   failures_ = &prometheus::BuildCounter()
                    .Name("ctrlfuse_failures_total")
-                   .Help("Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented.")
+                   .Help(
+                       "Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented, "
+                       "other.")
                    .Register(reg);
   images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
   queued = Gauge(reg, "ctrlfuse_queued_requests", "Requests waiting in the batcher.");
@@ -101,10 +135,6 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Help("Fraction of a bucket's pixels that were padding (pad-to-bucket policy).")
                        .Register(reg)
                        .Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
-  cache_hits = Counter(reg, "ctrlfuse_encode_cache_hits_total", "Encode-cache hits.");
-  cache_misses = Counter(reg, "ctrlfuse_encode_cache_misses_total", "Encode-cache misses.");
-  cache_evictions = Counter(reg, "ctrlfuse_encode_cache_evictions_total", "Encode-cache evictions.");
-  cache_bytes = Gauge(reg, "ctrlfuse_encode_cache_bytes", "Bytes held by the encode cache.");
   model_info_ = &prometheus::BuildGauge().Name("ctrlfuse_model_info").Help("The loaded model (value 1).").Register(reg);
   quality_ = &prometheus::BuildHistogram()
                   .Name("ctrlfuse_fusion_quality")
@@ -118,21 +148,52 @@ std::string Metrics::Serve(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address);
     exposer_->RegisterCollectable(registry_);
-    process_ = std::make_shared<ProcessCollector>();
-    exposer_->RegisterCollectable(process_);
+    collectables_.push_back(std::make_shared<ProcessCollector>());
+    for (const auto& c : collectables_) exposer_->RegisterCollectable(c);
   } catch (const std::exception& e) {
+    exposer_.reset();
     return std::string("metrics endpoint on ") + address + ": " + e.what();
   }
   return "";
 }
 
-void Metrics::CountRequest(const std::string& method, const std::string& code) {
-  requests_->Add({{"method", method}, {"code", code}}).Increment();
+int Metrics::port() const {
+  if (!exposer_) return 0;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
 }
 
-void Metrics::CountFailure(FailureReason reason) {
-  static const char* names[] = {"rejected", "deadline", "cancelled", "invalid", "internal", "unimplemented"};
-  failures_->Add({{"reason", names[static_cast<int>(reason)]}}).Increment();
+void Metrics::StopServing() { exposer_.reset(); }
+
+void Metrics::WatchEncodeCache(const EncodeCache* cache) {
+  if (!cache) return;
+  collectables_.push_back(std::make_shared<EncodeCacheCollector>(cache));
+  if (exposer_) exposer_->RegisterCollectable(collectables_.back());
+}
+
+const char* FailureReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:  // queue full, not serving, shutting down
+    case absl::StatusCode::kResourceExhausted:
+      return "rejected";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "deadline";
+    case absl::StatusCode::kCancelled:
+      return "cancelled";
+    case absl::StatusCode::kInvalidArgument:
+      return "invalid";
+    case absl::StatusCode::kInternal:
+      return "internal";
+    case absl::StatusCode::kUnimplemented:
+      return "unimplemented";
+    default:
+      return "other";
+  }
+}
+
+void Metrics::CountCall(const std::string& method, const absl::Status& status) {
+  requests_->Add({{"method", method}, {"code", absl::StatusCodeToString(status.code())}}).Increment();
+  if (!status.ok()) failures_->Add({{"reason", FailureReason(status.code())}}).Increment();
 }
 
 void Metrics::SetModelInfo(const std::string& config, const std::string& device, const std::string& precision) {

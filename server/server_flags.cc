@@ -1,5 +1,7 @@
 #include "server/server_flags.h"
 
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,12 +20,14 @@ ABSL_FLAG(std::string, precision, "fp32",
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it).");
-ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = off).");
+ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = pick a free one and print it, -1 = off).");
 ABSL_FLAG(int, max_batch_size, 4, "Largest batch the model runs.");
 ABSL_FLAG(double, max_queue_delay_ms, 5.0,
           "Longest a request waits for its batch to fill, counted from the oldest queued request.");
 ABSL_FLAG(int, max_queued, 64, "Requests waiting across all buckets before new ones get UNAVAILABLE.");
-ABSL_FLAG(int, executors, 1, "Executor threads (model instances) pulling batches.");
+ABSL_FLAG(int, executors, 1,
+          "Executor threads pulling batches. They share one engine (one copy of the weights), so more than "
+          "one overlaps host work with compute; it does not add model instances.");
 ABSL_FLAG(int64_t, cache_mb, 256, "Encode-cache capacity in MiB (0 = off).");
 ABSL_FLAG(std::string, pad_buckets, "",
           "Pad-to-bucket policy: comma-separated WxH sizes requests are padded up to (smallest that "
@@ -68,20 +72,29 @@ api::EngineOptions EngineOptionsFromFlags() {
   return o;
 }
 
-absl::StatusOr<PipelineOptions> PipelineOptionsFromFlags() {
-  PipelineOptions o;
-  if (absl::GetFlag(FLAGS_max_batch_size) < 1) return absl::InvalidArgumentError("--max_batch_size must be >= 1");
-  if (absl::GetFlag(FLAGS_max_queued) < 1) return absl::InvalidArgumentError("--max_queued must be >= 1");
-  o.batching.max_batch_size = size_t(absl::GetFlag(FLAGS_max_batch_size));
-  o.batching.max_queue_delay = std::chrono::duration_cast<Duration>(
+absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
+  ServerOptions o;
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.stream_window = size_t(std::max(0, absl::GetFlag(FLAGS_stream_window)));
+  o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  auto& p = o.pipeline;
+  p.batching.max_batch_size = size_t(std::max(0, absl::GetFlag(FLAGS_max_batch_size)));
+  p.batching.max_queue_delay = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double, std::milli>(absl::GetFlag(FLAGS_max_queue_delay_ms)));
-  o.batching.max_queued = size_t(absl::GetFlag(FLAGS_max_queued));
-  o.executors = absl::GetFlag(FLAGS_executors);
-  o.cache_bytes = absl::GetFlag(FLAGS_cache_mb) << 20;
+  p.batching.max_queued = size_t(std::max(0, absl::GetFlag(FLAGS_max_queued)));
+  p.executors = absl::GetFlag(FLAGS_executors);
+  p.cache_bytes = absl::GetFlag(FLAGS_cache_mb) << 20;
   auto buckets = ParseSizes(absl::GetFlag(FLAGS_pad_buckets), "pad_buckets");
   if (!buckets.ok()) return buckets.status();
-  o.pad_buckets = *buckets;
-  o.limits.max_pixels = absl::GetFlag(FLAGS_max_pixels);
+  p.pad_buckets = *buckets;
+  p.limits.max_pixels = absl::GetFlag(FLAGS_max_pixels);
+  auto warm = ParseSizes(absl::GetFlag(FLAGS_warmup_sizes), "warmup_sizes");
+  if (!warm.ok()) return warm.status();
+  o.warmup_sizes = *warm;
+  // The options name themselves as the flags do ("max_batch_size: ...").
+  if (auto s = p.Validate(); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
   return o;
 }
 

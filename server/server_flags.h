@@ -1,5 +1,5 @@
 // Command-line flags of ctrlfuse-server (absl flags) and their conversion
-// into the pipeline's options.
+// into the engine's and the server's options.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -10,16 +10,9 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "model/api/fusion_engine.h"
-#include "server/fusion_pipeline.h"
+#include "server/fusion_server.h"
 
-ABSL_DECLARE_FLAG(std::string, host);
-ABSL_DECLARE_FLAG(int, port);
-ABSL_DECLARE_FLAG(int, metrics_port);
 ABSL_DECLARE_FLAG(int, drain_seconds);
-ABSL_DECLARE_FLAG(int64_t, max_message_bytes);
-ABSL_DECLARE_FLAG(std::string, warmup_sizes);
-ABSL_DECLARE_FLAG(int, stream_window);
-ABSL_DECLARE_FLAG(uint64_t, max_pixels);
 
 namespace ctrlfuse::server {
 
@@ -27,6 +20,7 @@ namespace ctrlfuse::server {
 absl::StatusOr<std::vector<cv::Size>> ParseSizes(const std::string& text, const std::string& flag);
 
 api::EngineOptions EngineOptionsFromFlags();
-absl::StatusOr<PipelineOptions> PipelineOptionsFromFlags();
+// Errors name the flag.
+absl::StatusOr<ServerOptions> ServerOptionsFromFlags();
 
 }  // namespace ctrlfuse::server

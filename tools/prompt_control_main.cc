@@ -117,7 +117,10 @@ int main(int argc, char** argv) {
     std::vector<std::array<cv::Mat, MaskTally::kMasks>> returned(scene.targets.size());
     for (size_t k = 0; k < scene.targets.size(); ++k) {
       const cv::Mat& m = scene.targets[k].mask;
-      auto out = (*engine)->Decode({{(*enc)[0], std::vector<uint8_t>(m.data, m.data + m.total()), false}});
+      auto out = (*engine)->Decode(
+          {{(*enc)[0],
+            std::vector<uint8_t>(m.data, m.data + m.total()),
+            {api::Output::kFused, api::Output::kMask, api::Output::kMaskVisible, api::Output::kMaskInfrared}}});
       if (!out.ok()) return 1;
       auto& r = (*out)[0];
       fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, r.fused.data()).clone();

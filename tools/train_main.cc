@@ -20,7 +20,7 @@
 #include "model/checkpoint/checkpoint.h"
 #include "model/device.h"
 #include "model/preprocess.h"
-#include "model/trainer.h"
+#include "model/train/trainer.h"
 #include "tools/train_data.h"
 
 ABSL_FLAG(std::string, config, "tiny", "Model configuration.");

@@ -75,14 +75,10 @@ class TorchFusionEngine : public FusionEngine {
       const std::vector<EncodeInput>& batch) override {
     if (batch.empty()) return absl::InvalidArgumentError("Encode: empty batch");
     std::vector<const ImageData*> ir, vis;
-    std::vector<model::IrNormalization> norms(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!batch[i].ir || !batch[i].vis) return absl::InvalidArgumentError("Encode: missing image");
-      if (!model::ParseIrNormalization(batch[i].options.ir_normalization, &norms[i]))
-        return absl::InvalidArgumentError(
-            absl::StrCat("ir_normalization: unknown '", batch[i].options.ir_normalization, "'"));
-      ir.push_back(batch[i].ir);
-      vis.push_back(batch[i].vis);
+    for (const auto& in : batch) {
+      if (!in.ir || !in.vis) return absl::InvalidArgumentError("Encode: missing image");
+      ir.push_back(in.ir);
+      vis.push_back(in.vis);
     }
     const int w = ir[0]->width, h = ir[0]->height;
     for (size_t i = 0; i < ir.size(); ++i) {
@@ -98,7 +94,7 @@ class TorchFusionEngine : public FusionEngine {
       for (size_t i = 0; i < ir.size(); ++i) {
         auto ir_t = ToTensor(*ir[i], /*counts=*/true);
         if (ir_t.size(1) == 3) ir_t = model::Luma(ir_t);  // a grey frame stored as BGR
-        auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, norms[i]);
+        auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, batch[i].options.ir_normalization);
         irs.push_back(plane.view({1, 1, h, w}).expand({1, 3, h, w}));
         auto vis_t = ToTensor(*vis[i], /*counts=*/false);
         colours.push_back(vis_t.size(1) == 3 ? vis_t : torch::Tensor());
@@ -156,19 +152,37 @@ class TorchFusionEngine : public FusionEngine {
       auto out = net_->Decode(model::Encoding::Concat(parts), mask);
       std::vector<FusedImage> results;
       for (size_t i = 0; i < batch.size(); ++i) {
-        auto row = [&](const torch::Tensor& t) { return model::CropTo(t.slice(0, i, i + 1), h, w).to(torch::kCPU); };
+        auto row = [&](const torch::Tensor& t) {
+          return model::CropTo(t.slice(0, i, i + 1), h, w).to(torch::kCPU).to(torch::kFloat32);
+        };
+        const auto* p = static_cast<const TorchEncodedPair*>(batch[i].pair.get());
         FusedImage f;
         f.width = w;
         f.height = h;
-        auto fused = row(out.fused).to(torch::kFloat32);
-        f.fused = ToBytes(fused);
-        f.mask = ToBytes(row(out.pred_mask).to(torch::kFloat32));
-        f.mask_vis = ToBytes(row(out.pred_mask_vis).to(torch::kFloat32));
-        f.mask_ir = ToBytes(row(out.pred_mask_ir).to(torch::kFloat32));
-        f.i_ref = ToBytes(row(out.i_ref));
-        const auto* p = static_cast<const TorchEncodedPair*>(batch[i].pair.get());
-        if (batch[i].colour && p->vis_bgr.defined())
-          f.fused_bgr = ToBytes(model::ColorizeWithVisible(fused, p->vis_bgr));
+        torch::Tensor fused;  // [1,1,h,w] on the host, once
+        auto fused_row = [&] { return fused.defined() ? fused : (fused = row(out.fused)); };
+        for (Output o : batch[i].outputs) {
+          switch (o) {
+            case Output::kFused:
+              f.fused = ToBytes(fused_row());
+              break;
+            case Output::kFusedColour:
+              if (p->vis_bgr.defined()) f.fused_bgr = ToBytes(model::ColorizeWithVisible(fused_row(), p->vis_bgr));
+              break;
+            case Output::kMask:
+              f.mask = ToBytes(row(out.pred_mask));
+              break;
+            case Output::kMaskVisible:
+              f.mask_vis = ToBytes(row(out.pred_mask_vis));
+              break;
+            case Output::kMaskInfrared:
+              f.mask_ir = ToBytes(row(out.pred_mask_ir));
+              break;
+            case Output::kReference:
+              f.i_ref = ToBytes(row(out.i_ref));
+              break;
+          }
+        }
         results.push_back(std::move(f));
       }
       return results;
@@ -177,14 +191,9 @@ class TorchFusionEngine : public FusionEngine {
     }
   }
 
-  absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const std::vector<float>& boxes,
-                                                      const std::vector<float>& points,
-                                                      const std::vector<int>& labels) override {
+  absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const GeometricPrompt& prompt) override {
     if (auto s = CheckImage(vis, "visible"); !s.ok()) return s;
-    if (boxes.size() % 4 != 0) return absl::InvalidArgumentError("boxes: need 4 numbers per box");
-    if (points.size() % 2 != 0 || points.size() / 2 != labels.size())
-      return absl::InvalidArgumentError("points: need x, y and a label per point");
-    if (boxes.empty() && points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
+    if (prompt.boxes.empty() && prompt.points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
     try {
       torch::InferenceMode guard;
       model::AutocastGuard amp(placement_);
@@ -193,18 +202,25 @@ class TorchFusionEngine : public FusionEngine {
       auto rgb = (img.size(1) == 3 ? img.flip(1) : img.expand({1, 3, -1, -1})) * 255.0;
       // SAM takes one box per prompt: every box is its own prompt (with all
       // the points), decoded against one image embedding; masks are OR-ed.
-      const int64_t n = boxes.empty() ? 1 : int64_t(boxes.size() / 4);
+      const int64_t n = prompt.boxes.empty() ? 1 : int64_t(prompt.boxes.size());
       auto fopts = torch::TensorOptions().dtype(placement_.dtype).device(placement_.device);
-      model::sam::GeometricPrompt prompt;
-      if (!boxes.empty()) prompt.boxes = torch::tensor(boxes).view({n, 4}).to(fopts);
-      if (!points.empty()) {
-        prompt.points = torch::tensor(points).view({1, -1, 2}).expand({n, -1, 2}).to(fopts);
-        prompt.point_labels = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()))
-                                  .view({1, -1})
-                                  .expand({n, -1})
-                                  .to(placement_.device);
+      model::sam::GeometricPrompt sam_prompt;
+      if (!prompt.boxes.empty()) {
+        std::vector<float> xyxy;
+        for (const auto& b : prompt.boxes) xyxy.insert(xyxy.end(), {b.x0, b.y0, b.x1, b.y1});
+        sam_prompt.boxes = torch::tensor(xyxy).view({n, 4}).to(fopts);
       }
-      auto masks = net_->sam_model->SegmentWithPrompts(rgb, prompt) > 0;  // [n,1,H,W]
+      if (!prompt.points.empty()) {
+        std::vector<float> xy;
+        std::vector<int64_t> labels;
+        for (const auto& pt : prompt.points) {
+          xy.insert(xy.end(), {pt.x, pt.y});
+          labels.push_back(pt.foreground ? 1 : 0);
+        }
+        sam_prompt.points = torch::tensor(xy).view({1, -1, 2}).expand({n, -1, 2}).to(fopts);
+        sam_prompt.point_labels = torch::tensor(labels).view({1, -1}).expand({n, -1}).to(placement_.device);
+      }
+      auto masks = net_->sam_model->SegmentWithPrompts(rgb, sam_prompt) > 0;  // [n,1,H,W]
       auto any = masks.any(0, /*keepdim=*/true);
       return ToBytes(any.to(torch::kCPU).to(torch::kFloat32));
     } catch (const std::exception& e) {

@@ -3,6 +3,11 @@
 // a pair (Encode) is an opaque handle that can be cached and decoded with
 // any number of masks later (Decode). Errors are absl::Status values;
 // LibTorch exceptions stop here.
+//
+// Thread-safety: a FusionEngine holds one copy of the weights and no
+// mutable state after Create(); Encode, Decode and SegmentVisible may run
+// concurrently from any number of threads (the server's executors share
+// one engine). EncodedPair handles are immutable and shareable.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/ir_normalization.h"
 
 namespace ctrlfuse::api {
 
@@ -36,8 +42,9 @@ struct EngineOptions {
 };
 
 struct PreprocessOptions {
-  // 16-bit infrared: "percentile" (0.5/99.5), "percentile:LO,HI", "minmax", "linear".
-  std::string ir_normalization = "percentile";
+  // How a 16-bit infrared frame becomes [0,1]; parsed (and validated) by
+  // the caller with model::ParseIrNormalization.
+  model::IrNormalization ir_normalization;
 };
 
 struct EncodeInput {
@@ -56,20 +63,45 @@ class EncodedPair {
   virtual int64_t bytes() const = 0;
 };
 
+// The planes a decode can return. The network computes them all; only the
+// ones asked for are copied to the host.
+enum class Output {
+  kFused,         // grey fusion
+  kFusedColour,   // the visible chroma put back (when the visible image had colour)
+  kMask,          // predicted masks, 0/255: union of both branches
+  kMaskVisible,   //   visible branch
+  kMaskInfrared,  //   infrared branch
+  kReference,     // I_ref, the reference image
+};
+
 struct DecodeRequest {
   std::shared_ptr<const EncodedPair> pair;
   // width*height mask prompt, 0..255 (not binarised, as released). Empty
   // means no prompt: an all-zero mask, i.e. plain fusion with no target.
   std::vector<uint8_t> mask;
-  bool colour = false;  // put the visible chroma back (if it had colour)
+  std::vector<Output> outputs = {Output::kFused};
 };
 
+// One plane per Output asked for; the others stay empty.
 struct FusedImage {
   int width = 0, height = 0;
   std::vector<uint8_t> fused;                    // grey, width*height
   std::vector<uint8_t> fused_bgr;                // colour (3 interleaved), when asked and possible
   std::vector<uint8_t> mask, mask_vis, mask_ir;  // 0/255 predicted masks
   std::vector<uint8_t> i_ref;                    // reference image
+};
+
+// SAM's geometric prompts, in pixels of the visible image.
+struct Box {
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+struct Point {
+  float x = 0, y = 0;
+  bool foreground = true;  // false: a background point
+};
+struct GeometricPrompt {
+  std::vector<Box> boxes;  // each box is its own SAM prompt (with all the points); masks are OR-ed
+  std::vector<Point> points;
 };
 
 struct ModelInfo {
@@ -91,11 +123,9 @@ class FusionEngine {
   // Decodes a batch whose pairs all share one size.
   virtual absl::StatusOr<std::vector<FusedImage>> Decode(const std::vector<DecodeRequest>& batch) = 0;
 
-  // SAM's standard path on the visible image: boxes (x0,y0,x1,y1 each) and/or
-  // points (x,y each, with labels 1 fg / 0 bg) -> a 0/255 mask.
-  virtual absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const std::vector<float>& boxes,
-                                                              const std::vector<float>& points,
-                                                              const std::vector<int>& labels) = 0;
+  // SAM's standard path on the visible image: boxes and/or points -> a
+  // width*height 0/255 mask.
+  virtual absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const GeometricPrompt& prompt) = 0;
 
   virtual const ModelInfo& info() const = 0;
 };

@@ -1,10 +1,13 @@
-// Time for the batcher, injectable so its policies are unit-tested without
-// sleeping.
+// Time for the batcher, injectable so that its policies (and the server's)
+// are tested without sleeping: tests/support/fake_clock.h moves only when a
+// test advances it.
+//
+// Thread-safety: implementations are safe to call from any thread.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+
+#include "absl/synchronization/mutex.h"
 
 namespace ctrlfuse::server {
 
@@ -15,28 +18,23 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual SteadyTime Now() const = 0;
-  // Waits on `cv` until notified or `until` passes (in this clock's time).
-  virtual void WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, SteadyTime until) = 0;
+  // With `mu` held: releases it until `wake` holds (re-evaluated whenever
+  // `mu` is released by another thread, as absl::Mutex::Await does) or
+  // `until` passes in this clock's time, then re-acquires it. May return
+  // early; callers re-check their state.
+  virtual void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until) = 0;
 };
 
 class RealClock : public Clock {
  public:
   SteadyTime Now() const override { return std::chrono::steady_clock::now(); }
-  void WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, SteadyTime until) override {
-    cv.wait_until(lock, until);
+  void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until) override {
+    if (until == SteadyTime::max()) {
+      mu->Await(wake);
+    } else {
+      mu->AwaitWithTimeout(wake, absl::FromChrono(until - Now()));
+    }
   }
-};
-
-// Test double: time moves only when the test advances it; waits return at
-// once (tests drive the scheduler through its non-blocking calls).
-class FakeClock : public Clock {
- public:
-  SteadyTime Now() const override { return now_; }
-  void WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, SteadyTime) override {}
-  void Advance(Duration d) { now_ += d; }
-
- private:
-  SteadyTime now_{};
 };
 
 }  // namespace ctrlfuse::server

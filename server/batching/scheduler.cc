@@ -4,39 +4,62 @@
 
 namespace ctrlfuse::server {
 
-BatchScheduler::BatchScheduler(BatchingOptions options, Clock* clock,
-                               std::function<void(const BatchTask&, const absl::Status&)> on_dropped)
+absl::Status BatchingOptions::Validate() const {
+  if (max_batch_size < 1) return absl::InvalidArgumentError("max_batch_size: must be at least 1");
+  if (max_queued < 1) return absl::InvalidArgumentError("max_queued: must be at least 1");
+  if (max_queue_delay < Duration::zero()) return absl::InvalidArgumentError("max_queue_delay: must not be negative");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<BatchScheduler>> BatchScheduler::Create(BatchingOptions options, Clock* clock,
+                                                                       DropFn on_dropped) {
+  if (auto s = options.Validate(); !s.ok()) return s;
+  if (!clock) return absl::InvalidArgumentError("clock: missing");
+  return std::unique_ptr<BatchScheduler>(new BatchScheduler(options, clock, std::move(on_dropped)));
+}
+
+BatchScheduler::BatchScheduler(BatchingOptions options, Clock* clock, DropFn on_dropped)
     : options_(options), clock_(clock), on_dropped_(std::move(on_dropped)) {}
 
 absl::Status BatchScheduler::Schedule(TaskPtr task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_) return absl::UnavailableError("server is shutting down");
-    if (queued_ >= options_.max_queued)
-      return absl::UnavailableError(
-          absl::StrCat("queue full (", options_.max_queued, " requests waiting); retry later"));
-    task->enqueued = clock_->Now();
-    auto it = queues_.try_emplace(task->bucket, task->bucket).first;
-    it->second.Push(std::move(task));
-    ++queued_;
-  }
-  cv_.notify_one();
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return absl::UnavailableError("server is shutting down");
+  if (queued_ >= options_.max_queued)
+    return absl::UnavailableError(absl::StrCat("queue full (", options_.max_queued, " requests waiting); retry later"));
+  task->enqueued = clock_->Now();
+  auto it = queues_.try_emplace(task->bucket, task->bucket).first;
+  it->second.Push(std::move(task));
+  ++queued_;
+  ++version_;
   return absl::OkStatus();
+}
+
+void BatchScheduler::FailLocked(const TaskPtr& task, const absl::Status& status) {
+  --queued_;
+  ++version_;
+  if (on_dropped_) on_dropped_(*task, status);
+  task->Fail(status);
 }
 
 void BatchScheduler::DropStaleLocked(SteadyTime now) {
   for (auto it = queues_.begin(); it != queues_.end();) {
     auto dropped = it->second.RemoveIf([now](const BatchTask& t) { return now >= t.deadline || t.cancelled(); });
     it = it->second.empty() ? queues_.erase(it) : std::next(it);
-    for (auto& t : dropped) {
-      --queued_;
-      const bool expired = now >= t->deadline;
-      absl::Status s = expired ? absl::DeadlineExceededError("deadline passed while queued")
-                               : absl::CancelledError("client cancelled while queued");
-      if (on_dropped_) on_dropped_(*t, s);
-      t->Fail(s);
-    }
+    for (auto& t : dropped)
+      FailLocked(t, now >= t->deadline ? absl::DeadlineExceededError("deadline passed while queued")
+                                       : absl::CancelledError("client cancelled while queued"));
   }
+}
+
+bool BatchScheduler::Withdraw(const TaskPtr& task, const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  auto it = queues_.find(task->bucket);
+  if (it == queues_.end()) return false;
+  auto removed = it->second.RemoveIf([&](const BatchTask& t) { return &t == task.get(); });
+  if (it->second.empty()) queues_.erase(it);
+  if (removed.empty()) return false;
+  FailLocked(removed.front(), status);
+  return true;
 }
 
 std::optional<Batch> BatchScheduler::TakeReadyLocked(SteadyTime now, bool flush) {
@@ -56,43 +79,52 @@ std::optional<Batch> BatchScheduler::TakeReadyLocked(SteadyTime now, bool flush)
 }
 
 std::optional<Batch> BatchScheduler::TryNextBatch() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const SteadyTime now = clock_->Now();
   DropStaleLocked(now);
   return TakeReadyLocked(now, shutdown_);
 }
 
 std::optional<Batch> BatchScheduler::NextBatch() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (true) {
     const SteadyTime now = clock_->Now();
     DropStaleLocked(now);
     if (auto b = TakeReadyLocked(now, shutdown_)) return b;
     if (shutdown_ && queued_ == 0) return std::nullopt;
-    // Sleep until the earliest bucket becomes ready by delay (or a push /
-    // shutdown wakes us). Deadlines are rechecked on every wake.
+    // Sleep until the earliest bucket becomes ready by delay, or until a
+    // push / withdrawal / shutdown changes the state. Deadlines are
+    // rechecked on every wake.
     SteadyTime wake = SteadyTime::max();
     for (auto& [key, q] : queues_)
       if (!q.empty()) wake = std::min(wake, q.ReadyAt(options_.max_queue_delay));
-    if (wake == SteadyTime::max()) {
-      cv_.wait(lock);
-    } else {
-      clock_->WaitUntil(cv_, lock, wake);
-    }
+    struct Changed {
+      const BatchScheduler* self;
+      uint64_t seen;
+      bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->version_ != seen; }
+    } changed{this, version_};
+    clock_->WaitUntil(&mu_, absl::Condition(&changed), wake);
   }
 }
 
 void BatchScheduler::Shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    shutdown_ = true;
-  }
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  shutdown_ = true;
+  ++version_;
 }
 
 size_t BatchScheduler::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return queued_;
+}
+
+void BatchScheduler::WaitUntilQueued(size_t n) const {
+  struct Is {
+    const BatchScheduler* self;
+    size_t n;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->queued_ == n; }
+  } is{this, n};
+  absl::MutexLock lock(&mu_, absl::Condition(&is));
 }
 
 }  // namespace ctrlfuse::server

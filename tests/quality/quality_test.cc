@@ -85,8 +85,18 @@ TEST(QualityTest, QabfIsScaleInvariantAndSymmetricInTheSources) {
   EXPECT_LT(q, 1.0);
   EXPECT_NEAR(Qabf(a * 3, b * 3, f * 3), q, 1e-12);
   EXPECT_NEAR(Qabf(b, a, f), q, 1e-12);
-  // Fusing with one source only transfers that source's edges: lower score.
-  EXPECT_LT(Qabf(a, b, a), Qabf(a, b, f) + 0.5);
+  // Fusing with one source transfers all of its edges and only part of the
+  // other's: above one half (two random sources carry about equal edge
+  // weight) and clearly below a perfect transfer; a flat image transfers
+  // none. (Measured: 0.667, 0.686 for the other source, 0.414 for the mean.)
+  const double one_source = Qabf(a, b, a);
+  EXPECT_GT(one_source, 0.55);
+  EXPECT_LT(one_source, 0.8);
+  EXPECT_GT(Qabf(a, b, b), 0.55);
+  const double perfect = Qabf(a, a, a);  // 0.975: the sigmoids of Xydeas-Petrovic stop short of 1
+  EXPECT_GT(perfect, 0.95);
+  EXPECT_LT(one_source, perfect - 0.15);
+  EXPECT_LT(Qabf(a, b, cv::Mat::zeros(a.size(), a.type())), 0.01);
   EXPECT_NEAR(Ssim(a, f), Ssim(f, a), 1e-12);
   EXPECT_NEAR(MutualInformation(a, f), MutualInformation(f, a), 1e-12);
 }

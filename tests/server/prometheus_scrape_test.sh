@@ -7,17 +7,17 @@ BUILD="$1"
 T="$(mktemp -d)"
 PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT="$(free_port)"
-PPORT="$(free_port)"
+PPORT="$(free_port)"  # Prometheus' own; the server binds port 0 and prints the ones it got
 cleanup() { kill -TERM ${SPID:-0} ${PPID_:-0} 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
 "$BUILD/tools/ctrlfuse-scenes" --out "$T/s" --count 3 --width 64 --height 48 >/dev/null
-"$BUILD/server/ctrlfuse-server" --port 0 --metrics_port "$MPORT" --host 127.0.0.1 --warmup_sizes 64x48 \
+"$BUILD/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 64x48 \
   >"$T/server.out" 2>"$T/server.log" &
 SPID=$!
 for _ in $(seq 1 600); do grep -q "ready: SERVING" "$T/server.log" && break; sleep 0.2; done
 PORT="$(awk '/^port /{print $2}' "$T/server.out")"
+MPORT="$(awk '/^metrics_port /{print $2}' "$T/server.out")"
 C=("$BUILD/client/ctrlfuse-client" --server "127.0.0.1:$PORT" --retries 0)
 for i in 0 1 2; do
   "${C[@]}" fuse --ir "$T/s/ir/000$i.png" --vis "$T/s/vi/000$i.png" --mask "$T/s/mask/000$i.png" --out_dir "$T/o" >/dev/null || exit 1

@@ -1,17 +1,24 @@
 // The server over real localhost sockets with the real tiny model: each
-// prompt kind, streams, batching under concurrency, queue-full rejection,
-// deadlines, cancellation, the encode cache, bad input and /metrics.
+// prompt kind, streams, batching under concurrency, the encode cache, bad
+// input and /metrics. Queue-full rejection, deadlines, cancellation and
+// warm-up run on a test double of the engine that the test holds busy, and
+// batching on a fake clock: no test here sleeps or depends on timing.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "image/codec.h"
 #include "image/rle.h"
 #include "tests/server/test_server.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/fake_fusion_engine.h"
 
 namespace ctrlfuse {
 namespace {
+using testing::FakeClock;
+using testing::FakeFusionEngine;
 using testing::InProcessServer;
 using testing::SceneRequest;
 
@@ -29,25 +36,30 @@ class ServerTest : public ::testing::Test {
     main_ = new InProcessServer(engine_, o, /*serve_metrics=*/true);
     o.cache_bytes = 0;
     cold_ = new InProcessServer(engine_, o, false);
-    o.batching.max_batch_size = 1;
-    o.batching.max_queued = 2;
-    o.batching.max_queue_delay = std::chrono::milliseconds(0);
-    small_ = new InProcessServer(engine_, o, false);
   }
   static void TearDownTestSuite() {
     delete main_;
     delete cold_;
-    delete small_;
     delete engine_;
   }
 
   static api::FusionEngine* engine_;
-  static InProcessServer *main_, *cold_, *small_;
+  static InProcessServer *main_, *cold_;
 };
 api::FusionEngine* ServerTest::engine_ = nullptr;
 InProcessServer* ServerTest::main_ = nullptr;
 InProcessServer* ServerTest::cold_ = nullptr;
-InProcessServer* ServerTest::small_ = nullptr;
+
+// One executor, batches of one, no queue delay: the executor is busy
+// exactly while the test holds the fake engine.
+server::PipelineOptions OneAtATime(size_t max_queued) {
+  server::PipelineOptions o;
+  o.batching.max_batch_size = 1;
+  o.batching.max_queued = max_queued;
+  o.batching.max_queue_delay = std::chrono::milliseconds(0);
+  o.cache_bytes = 0;
+  return o;
+}
 
 cv::Mat DecodeOut(const v1::Image& img) {
   auto m = image::Decode(img.encoded(), "response", 1 << 24);
@@ -56,7 +68,7 @@ cv::Mat DecodeOut(const v1::Image& img) {
 }
 
 TEST_F(ServerTest, EachPromptKindFusesOverGrpc) {
-  ASSERT_EQ(main_->metrics_error, "");
+  ASSERT_EQ(main_->error, "");
   auto c = main_->Client();
   auto base = SceneRequest(1, 64, 48);
   std::vector<std::pair<std::string, v1::Prompt>> prompts;
@@ -159,14 +171,23 @@ TEST_F(ServerTest, StreamAnswersInOrderAndSurvivesABadFrame) {
 }
 
 TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
-  const auto before = main_->Scrape();
+  // On a fake clock the queue delay never passes: a batch closes only when
+  // it is full, so 32 requests make 8 batches of 4 whatever the load.
+  FakeClock clock;
+  server::PipelineOptions o;
+  o.batching.max_batch_size = 4;
+  o.batching.max_queue_delay = std::chrono::hours(1);
+  o.batching.max_queued = 64;
+  InProcessServer batching(engine_, o, /*serve_metrics=*/true, &clock);
+  ASSERT_EQ(batching.error, "");
+  const auto before = batching.Scrape();
   ASSERT_FALSE(before.empty());
   std::atomic<int> ok{0}, max_batch{0};
-  std::vector<std::thread> clients;
+  std::vector<std::thread> calls;
   for (int i = 0; i < 16; ++i) {
-    clients.emplace_back([&, i] {
-      auto c = main_->Client();
-      for (int k = 0; k < 2; ++k) {
+    std::shared_ptr<client::FusionClient> c = batching.Client();
+    for (int k = 0; k < 2; ++k) {  // two calls in flight per client
+      calls.emplace_back([&, c, i, k] {
         auto r = c->Fuse(SceneRequest(100 + i * 2 + k, 64, 48, "c" + std::to_string(i)));
         if (r.ok()) {
           ++ok;
@@ -174,13 +195,14 @@ TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
           for (int m = max_batch; b > m && !max_batch.compare_exchange_weak(m, b);) {
           }
         }
-      }
-    });
+      });
+    }
   }
-  for (auto& t : clients) t.join();
+  for (auto& t : calls) t.join();
   EXPECT_EQ(ok, 32);
   EXPECT_GT(max_batch, 1);
-  const auto after = main_->Scrape();
+  EXPECT_EQ(max_batch, 4);
+  const auto after = batching.Scrape();
   auto delta = [&](const std::string& k) { return after.at(k) - (before.count(k) ? before.at(k) : 0.0); };
   EXPECT_EQ(delta("ctrlfuse_requests_total{code=\"OK\",method=\"Fuse\"}"), 32);
   EXPECT_EQ(delta("ctrlfuse_images_fused_total"), 32);
@@ -188,56 +210,119 @@ TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
   const double batches = delta("ctrlfuse_batch_size_count"), images = delta("ctrlfuse_batch_size_sum");
   EXPECT_EQ(images, 32);
   EXPECT_LT(batches, 32);
+  EXPECT_EQ(batches, 8);
   EXPECT_EQ(after.at("ctrlfuse_model_info{config=\"tiny\",device=\"cpu\",precision=\"fp32\"}"), 1);
   EXPECT_GT(after.at("process_resident_memory_bytes"), 1e6);
   EXPECT_GT(after.at("process_cpu_seconds_total"), 0);
 }
 
 TEST_F(ServerTest, FullQueueRejectsWithUnavailable) {
+  FakeFusionEngine fake;  // test double: held busy by the test
+  InProcessServer small(&fake, OneAtATime(/*max_queued=*/2), false);
+  ASSERT_EQ(small.error, "");
   std::atomic<int> ok{0}, unavailable{0}, other{0};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 12; ++i) {
-    clients.emplace_back([&, i] {
-      auto r = small_->Client(/*retries=*/0)->Fuse(SceneRequest(200 + i, 160, 120));
-      if (r.ok())
-        ++ok;
-      else if (r.status().code() == absl::StatusCode::kUnavailable &&
-               r.status().message().find("queue full") != std::string::npos)
-        ++unavailable;
-      else
-        ++other;
-    });
-  }
-  for (auto& t : clients) t.join();
+  auto tally = [&](const absl::StatusOr<v1::FuseResponse>& r) {
+    if (r.ok())
+      ++ok;
+    else if (r.status().code() == absl::StatusCode::kUnavailable &&
+             r.status().message().find("queue full") != std::string::npos)
+      ++unavailable;
+    else
+      ++other;
+  };
+  fake.Hold();
+  std::vector<std::thread> accepted;
+  accepted.emplace_back([&] { tally(small.Client()->Fuse(SceneRequest(200, 160, 120))); });
+  fake.WaitUntilWaiting(1);  // the executor is busy with it
+  for (int i = 1; i <= 2; ++i)
+    accepted.emplace_back([&, i] { tally(small.Client()->Fuse(SceneRequest(200 + i, 160, 120))); });
+  small.pipeline().scheduler().WaitUntilQueued(2);  // the queue is full
+  for (int i = 3; i < 12; ++i) tally(small.Client(/*retries=*/0)->Fuse(SceneRequest(200 + i, 160, 120)));
+  fake.Release();
+  for (auto& t : accepted) t.join();
   EXPECT_GT(ok, 0);
   EXPECT_GT(unavailable, 0);
   EXPECT_EQ(other, 0);
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(unavailable, 9);
 }
 
 TEST_F(ServerTest, DeadlineAndCancelNeverReachTheModel) {
-  // Keep the single executor of `small_` busy, then queue calls that expire
-  // or are cancelled while waiting.
-  const double fused_before = small_->metrics.images_fused->Value();
-  std::thread busy([&] { (void)small_->Client()->Fuse(SceneRequest(300, 480, 360)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto short_deadline = small_->Client(0, /*deadline=*/0.05)->Fuse(SceneRequest(301, 64, 48));
+  // Keep the single executor busy, then queue calls that expire or are
+  // cancelled while waiting.
+  // Deadlines are in the pipeline clock's time: the test moves it past
+  // one once that request is queued.
+  FakeFusionEngine fake;  // test double: held busy by the test
+  FakeClock clock;
+  InProcessServer small(&fake, OneAtATime(/*max_queued=*/8), false, &clock);
+  ASSERT_EQ(small.error, "");
+  const double fused_before = small.metrics().images_fused->Value();
+  fake.Hold();
+  std::thread busy([&] { EXPECT_TRUE(small.Client()->Fuse(SceneRequest(300, 480, 360)).ok()); });
+  fake.WaitUntilWaiting(1);
+  absl::StatusOr<v1::FuseResponse> short_deadline;
+  std::thread expiring([&] { short_deadline = small.Client(0, /*deadline=*/60)->Fuse(SceneRequest(301, 64, 48)); });
+  small.pipeline().scheduler().WaitUntilQueued(1);  // it waits behind `busy`
+  clock.Advance(std::chrono::minutes(2));           // past its deadline
+  expiring.join();
   EXPECT_EQ(short_deadline.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(small.service().answered(), 1u);
 
   grpc::ClientContext ctx;
   v1::FuseResponse resp;
-  auto stub = v1::FusionService::NewStub(small_->Client()->channel());
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ctx.TryCancel();
-  });
-  auto cancelled = stub->Fuse(&ctx, SceneRequest(302, 64, 48), &resp);
-  canceller.join();
+  auto stub = v1::FusionService::NewStub(small.Client()->channel());
+  grpc::Status cancelled;
+  std::thread caller([&] { cancelled = stub->Fuse(&ctx, SceneRequest(302, 64, 48), &resp); });
+  small.pipeline().scheduler().WaitUntilQueued(1);  // it waits behind `busy`
+  ctx.TryCancel();
+  caller.join();
   EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED);
+  small.service().WaitUntilAnswered(2);  // withdrawn from the queue
+  EXPECT_EQ(small.pipeline().scheduler().queued(), 0u);
+  fake.Release();
   busy.join();
-  // Neither was computed: the executor drops them before the model.
-  auto after = small_->Client()->Fuse(SceneRequest(303, 64, 48));
+  // Neither was computed: they left the queue before the model.
+  auto after = small.Client()->Fuse(SceneRequest(303, 64, 48));
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(small_->metrics.images_fused->Value() - fused_before, 2);  // `busy` and `after` only
+  EXPECT_EQ(small.metrics().images_fused->Value() - fused_before, 2);  // `busy` and `after` only
+  EXPECT_EQ(fake.encoded(), 2);
+}
+
+TEST_F(ServerTest, NotServingUntilWarmUpEnds) {
+  FakeFusionEngine fake;  // test double: holds the warm-up
+  server::ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.metrics_port = -1;
+  o.warmup_sizes = {cv::Size(64, 48)};
+  o.pipeline.batching.max_batch_size = 2;
+  server::RealClock clock;
+  auto s = server::FusionServer::Create(&fake, o, &clock);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*s)->port()), grpc::InsecureChannelCredentials());
+  auto health = [&] {
+    auto stub = grpc::health::v1::Health::NewStub(channel);
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse out;
+    auto st = stub->Check(&ctx, {}, &out);
+    return st.ok() ? out.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  using HS = grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(health(), HS::NOT_SERVING);
+  fake.Hold();
+  std::thread warm([&] { EXPECT_TRUE((*s)->WarmUpAndServe().ok()); });
+  fake.WaitUntilWaiting(1);  // warming up
+  EXPECT_EQ(health(), HS::NOT_SERVING);
+  client::ClientOptions co;
+  co.address = "127.0.0.1:" + std::to_string((*s)->port());
+  co.retries = 0;
+  auto early = (*client::FusionClient::Create(co))->Fuse(SceneRequest(1, 64, 48));
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable);
+  fake.Release();
+  warm.join();
+  EXPECT_EQ(health(), HS::SERVING);
+  EXPECT_EQ(fake.encoded(), 1 + 2);  // 64x48 at batch sizes 1 and 2
+  EXPECT_TRUE((*client::FusionClient::Create(co))->Fuse(SceneRequest(1, 64, 48)).ok());
 }
 
 TEST_F(ServerTest, ReprompHitsTheCacheAndEqualsAColdRequest) {
@@ -355,11 +440,13 @@ TEST_F(ServerTest, BadInputGetsInvalidArgumentNamingTheField) {
 }
 
 TEST_F(ServerTest, PadToBucketPolicyBatchesMixedSizesAndCropsBack) {
+  // Fake clock: the batch closes when all four are in, never by delay.
+  FakeClock clock;
   server::PipelineOptions o;
   o.batching.max_batch_size = 4;
-  o.batching.max_queue_delay = std::chrono::milliseconds(200);
+  o.batching.max_queue_delay = std::chrono::hours(1);
   o.pad_buckets = {cv::Size(96, 64)};
-  InProcessServer padded(engine_, o, false);
+  InProcessServer padded(engine_, o, false, &clock);
   std::vector<std::thread> ts;
   std::atomic<int> batched{0};
   std::vector<cv::Size> sizes = {{64, 48}, {96, 64}, {80, 60}, {70, 50}};
@@ -372,7 +459,8 @@ TEST_F(ServerTest, PadToBucketPolicyBatchesMixedSizesAndCropsBack) {
     });
   for (auto& t : ts) t.join();
   EXPECT_GT(batched, 0);  // different sizes shared a batch
-  EXPECT_GT(padded.metrics.padding_ratio->Collect().histogram.sample_count, 0u);
+  EXPECT_EQ(batched, 4);
+  EXPECT_GT(padded.metrics().padding_ratio->Collect().histogram.sample_count, 0u);
 }
 
 }  // namespace

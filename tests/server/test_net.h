@@ -1,6 +1,5 @@
-// Helpers for tests that talk to a server over localhost: free ports, a
-// minimal HTTP GET, Prometheus text parsing, and requests built from
-// synthetic scenes.
+// Helpers for tests that talk to a server over localhost: a minimal HTTP
+// GET, Prometheus text parsing, and requests built from synthetic scenes.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,18 +17,6 @@
 #include "image/scenes.h"
 
 namespace ctrlfuse::testing {
-
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // GET http://127.0.0.1:port/path -> body ("" on failure).
 inline std::string HttpGet(int port, const std::string& path) {

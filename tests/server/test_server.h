@@ -1,5 +1,6 @@
 // An in-process ctrlfuse server on real localhost sockets (gRPC and the
-// metrics HTTP endpoint) with the real tiny model.
+// metrics HTTP endpoint): the same assembly as ctrlfuse-server
+// (server/fusion_server.h), with the engine and clock the test gives.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -8,42 +9,33 @@
 #include <string>
 
 #include "client/fusion_client.h"
-#include "quality/metrics.h"
-#include "server/fusion_service.h"
+#include "server/fusion_server.h"
 #include "tests/server/test_net.h"
 
 namespace ctrlfuse::testing {
 
-// An in-process server: engine + pipeline + service + metrics endpoint.
 class InProcessServer {
  public:
-  InProcessServer(api::FusionEngine* engine, server::PipelineOptions options, bool serve_metrics)
-      : pipeline_options_(std::move(options)) {
-    pipeline_options_.known_metrics = quality::MetricNames();
-    pipeline_options_.quality = [](const cv::Mat& a, const cv::Mat& b, const cv::Mat& f,
-                                   const std::vector<std::string>& names) { return quality::Compute(a, b, f, names); };
-    metrics.SetModelInfo(engine->info().config, engine->info().device, engine->info().precision);
-    if (serve_metrics) {
-      metrics_port = FreePort();
-      metrics_error = metrics.Serve("127.0.0.1:" + std::to_string(metrics_port));
+  // `clock`: null = the real one. No warm-up: the tests of it build their own.
+  InProcessServer(api::FusionEngine* engine, server::PipelineOptions options, bool serve_metrics,
+                  server::Clock* clock = nullptr) {
+    server::ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.metrics_port = serve_metrics ? 0 : -1;
+    o.pipeline = std::move(options);
+    o.warm_up = false;
+    auto s = server::FusionServer::Create(engine, std::move(o), clock ? clock : &real_clock_);
+    if (!s.ok()) {
+      error = s.status().ToString();
+      return;
     }
-    pipeline = std::make_unique<server::FusionPipeline>(engine, pipeline_options_, &metrics, &clock_);
-    v1::ModelInfo info;
-    info.set_config(engine->info().config);
-    info.set_max_batch_size(uint32_t(pipeline_options_.batching.max_batch_size));
-    service = std::make_unique<server::FusionServiceImpl>(pipeline.get(), &metrics, info, 4);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.SetMaxReceiveMessageSize(64 << 20);
-    builder.RegisterService(service.get());
-    server = builder.BuildAndStart();
-    pipeline->Start();
-    service->SetServing(true);
+    server_ = std::move(*s);
+    if (auto st = server_->WarmUpAndServe(); !st.ok()) error = st.ToString();
+    port = server_->port();
+    metrics_port = server_->metrics_port();
   }
-  ~InProcessServer() {
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    pipeline->Stop();
-  }
+
   std::unique_ptr<client::FusionClient> Client(int retries = 0, double deadline = 120) const {
     client::ClientOptions o;
     o.address = "127.0.0.1:" + std::to_string(port);
@@ -52,17 +44,16 @@ class InProcessServer {
     return std::move(*client::FusionClient::Create(o));
   }
   std::map<std::string, double> Scrape() const { return ParseMetrics(HttpGet(metrics_port, "/metrics")); }
+  server::Metrics& metrics() { return server_->metrics(); }
+  server::FusionPipeline& pipeline() { return server_->pipeline(); }
+  server::FusionServiceImpl& service() { return server_->service(); }
 
-  server::Metrics metrics;
-  int metrics_port = 0, port = 0;
-  std::string metrics_error;
-  std::unique_ptr<server::FusionPipeline> pipeline;
-  std::unique_ptr<server::FusionServiceImpl> service;
-  std::unique_ptr<grpc::Server> server;
+  std::string error;  // empty when it started
+  int port = 0, metrics_port = 0;
 
  private:
-  server::PipelineOptions pipeline_options_;
-  server::RealClock clock_;
+  server::RealClock real_clock_;
+  std::unique_ptr<server::FusionServer> server_;
 };
 
 }  // namespace ctrlfuse::testing

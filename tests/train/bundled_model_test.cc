@@ -46,7 +46,9 @@ TEST(BundledModelTest, ThePromptedClassIsSegmentedAndStandsOut) {
     ASSERT_TRUE(enc.ok()) << enc.status();
     auto run = [&](int k) {
       const cv::Mat& m = scene.targets[size_t(k)].mask;
-      auto out = (*engine)->Decode({{(*enc)[0], std::vector<uint8_t>(m.data, m.data + m.total()), false}});
+      auto out = (*engine)->Decode({{(*enc)[0],
+                                     std::vector<uint8_t>(m.data, m.data + m.total()),
+                                     {api::Output::kFused, api::Output::kMaskInfrared}}});
       if (!out.ok()) {
         ADD_FAILURE() << out.status();
         return Prompted{cv::Mat::zeros(m.size(), CV_8UC1), cv::Mat::zeros(m.size(), CV_8UC1)};

@@ -12,8 +12,8 @@
 
 #include "image/scenes.h"
 #include "model/checkpoint/checkpoint.h"
-#include "model/losses.h"
-#include "model/trainer.h"
+#include "model/train/losses.h"
+#include "model/train/trainer.h"
 #include "tools/train_data.h"
 
 namespace ctrlfuse::model {

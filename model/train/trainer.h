@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "model/ctrlfuse_net.h"
-#include "model/losses.h"
-#include "model/vgg16.h"
+#include "model/train/losses.h"
+#include "model/train/vgg16.h"
 
 namespace ctrlfuse::model {
 

@@ -1,4 +1,4 @@
-#include "model/trainer.h"
+#include "model/train/trainer.h"
 
 #include <cmath>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "model/vgg16.h"
+#include "model/train/vgg16.h"
 
 #include <set>
 

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/ctrlfuse_net.h"
-#include "model/vgg16.h"
+#include "model/train/vgg16.h"
 
 namespace ctrlfuse::model {
 

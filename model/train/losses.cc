@@ -1,4 +1,4 @@
-#include "model/losses.h"
+#include "model/train/losses.h"
 
 namespace ctrlfuse::model {
 namespace F = torch::nn::functional;

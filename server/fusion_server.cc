@@ -1,0 +1,99 @@
+#include "server/fusion_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "quality/metrics.h"
+#include "server/prompts/prompt_kind.h"
+
+namespace ctrlfuse::server {
+
+v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& options) {
+  v1::ModelInfo m;
+  m.set_config(info.config);
+  m.set_device(info.device);
+  m.set_precision(info.precision);
+  m.set_checkpoint(info.checkpoint);
+  m.set_checkpoint_kind(info.checkpoint_kind);
+  m.set_num_parameters(info.num_parameters);
+  m.set_sam_input(uint32_t(info.sam_input));
+  m.set_num_queries(uint32_t(info.num_queries));
+  m.set_max_pixels(options.pipeline.limits.max_pixels);
+  m.set_max_message_bytes(uint64_t(options.max_message_bytes));
+  m.set_max_batch_size(uint32_t(options.pipeline.batching.max_batch_size));
+  for (const auto& k : ServedPromptKindNames()) m.add_prompt_kinds(k);
+  for (const char* k : {"png", "jpeg", "tiff", "bmp", "raw"}) m.add_input_encodings(k);
+  for (const char* k : {"png", "jpeg", "raw"}) m.add_output_encodings(k);
+  for (const auto& name : options.pipeline.known_metrics) m.add_metrics(name);
+  return m;
+}
+
+absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEngine* engine, ServerOptions options,
+                                                                   Clock* clock) {
+  if (!engine) return absl::InvalidArgumentError("FusionServer: missing engine");
+  if (options.stream_window < 1) return absl::InvalidArgumentError("stream_window: must be at least 1");
+  if (options.max_message_bytes < 1) return absl::InvalidArgumentError("max_message_bytes: must be at least 1");
+  if (options.pipeline.known_metrics.empty() && !options.pipeline.quality) {
+    options.pipeline.known_metrics = quality::MetricNames();
+    options.pipeline.quality = [](const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused,
+                                  const std::vector<std::string>& names) {
+      return quality::Compute(ir, vis, fused, names);
+    };
+  }
+  std::unique_ptr<FusionServer> s(new FusionServer());
+  auto pipeline = FusionPipeline::Create(engine, options.pipeline, &s->metrics_, clock);
+  if (!pipeline.ok()) return pipeline.status();
+  s->pipeline_ = std::move(*pipeline);
+  const auto& info = engine->info();
+  s->metrics_.SetModelInfo(info.config, info.device, info.precision);
+  s->metrics_.WatchEncodeCache(s->pipeline_->cache());
+  if (options.metrics_port >= 0) {
+    const std::string address = absl::StrCat(options.host, ":", options.metrics_port);
+    if (auto err = s->metrics_.Serve(address); !err.empty()) return absl::UnavailableError(err);
+  }
+  s->model_info_ = BuildModelInfo(info, options);
+  s->service_ =
+      std::make_unique<FusionServiceImpl>(s->pipeline_.get(), &s->metrics_, s->model_info_, options.stream_window);
+  s->warmup_sizes_ = options.warmup_sizes;
+  s->warm_up_ = options.warm_up;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), grpc::InsecureServerCredentials(), &s->port_);
+  const int max_bytes = int(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
+  builder.SetMaxReceiveMessageSize(max_bytes);
+  builder.SetMaxSendMessageSize(max_bytes);
+  builder.RegisterService(s->service_.get());
+  s->grpc_ = builder.BuildAndStart();
+  if (!s->grpc_ || s->port_ == 0)
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  s->grpc_->GetHealthCheckService()->SetServingStatus(false);
+  return s;
+}
+
+absl::Status FusionServer::WarmUpAndServe() {
+  pipeline_->Start();
+  if (warm_up_)
+    if (auto s = pipeline_->Warmup(warmup_sizes_); !s.ok()) return s;
+  service_->SetServing(true);
+  grpc_->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+void FusionServer::Drain(std::chrono::seconds grace) {
+  if (drained_) return;
+  drained_ = true;
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  grpc_->Shutdown(std::chrono::system_clock::now() + grace);
+  pipeline_->Stop();
+}
+
+FusionServer::~FusionServer() {
+  if (grpc_) Drain(std::chrono::seconds(5));
+  // The metrics endpoint reads the pipeline's cache: stop it first.
+  metrics_.StopServing();
+}
+
+}  // namespace ctrlfuse::server

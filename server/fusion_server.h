@@ -1,0 +1,79 @@
+// The whole server, assembled once for main() and the tests alike: metrics
+// endpoint, pipeline, FusionService, gRPC health and reflection, listening
+// sockets. Lifecycle: Create (listening, NOT_SERVING) -> WarmUpAndServe
+// (warm-up, then SERVING) -> Drain (NOT_SERVING, in-flight calls finish,
+// executors join).
+//
+// Thread-safety: the lifecycle calls come from one thread; the accessors
+// may be used from any. Ownership: `engine` and `clock` are borrowed and
+// must outlive the server; it owns everything else.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/api/fusion_engine.h"
+#include "server/fusion_pipeline.h"
+#include "server/fusion_service.h"
+#include "server/metrics.h"
+
+namespace ctrlfuse::server {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 50051;          // 0: pick a free one (port())
+  int metrics_port = 9464;   // 0: pick a free one (metrics_port()); -1: no endpoint
+  PipelineOptions pipeline;  // known_metrics and quality default to the quality library's
+  std::vector<cv::Size> warmup_sizes;
+  bool warm_up = true;       // false: serve at once (tests whose subject is not warm-up)
+  size_t stream_window = 4;  // requests of one stream in flight at once
+  int64_t max_message_bytes = 64ll << 20;
+};
+
+class FusionServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<FusionServer>> Create(api::FusionEngine* engine, ServerOptions options,
+                                                              Clock* clock);
+  ~FusionServer();
+
+  // Starts the executors, warms up, then reports SERVING (health and the
+  // service). Until then fusion calls get UNAVAILABLE.
+  absl::Status WarmUpAndServe();
+  // NOT_SERVING; stops accepting calls and lets in-flight ones finish until
+  // `grace` passes (their batches keep running), cancels the rest; joins
+  // the executors.
+  void Drain(std::chrono::seconds grace);
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_.port(); }
+  Metrics& metrics() { return metrics_; }
+  FusionPipeline& pipeline() { return *pipeline_; }
+  FusionServiceImpl& service() { return *service_; }
+  const v1::ModelInfo& model_info() const { return model_info_; }
+
+ private:
+  FusionServer() = default;
+
+  // Declared in destruction order's reverse: the gRPC server goes first,
+  // then the service, the pipeline (joins executors), the metrics.
+  Metrics metrics_;
+  std::unique_ptr<FusionPipeline> pipeline_;
+  v1::ModelInfo model_info_;
+  std::unique_ptr<FusionServiceImpl> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::vector<cv::Size> warmup_sizes_;
+  bool warm_up_ = true;
+  int port_ = 0;
+  bool drained_ = false;
+};
+
+// What GetModelInfo answers: the engine's model, the limits, and the kinds
+// the server serves (prompt kinds from the registry).
+v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& options);
+
+}  // namespace ctrlfuse::server

@@ -1,0 +1,150 @@
+// Test double: a FusionEngine without a network, for the server tests
+// whose subject is scheduling (a busy executor, a full queue, deadlines,
+// cancellation, warm-up) rather than pixels. Encode calls can be held at a
+// gate, so a test makes "the model is busy" happen instead of hoping a big
+// request takes long enough. Outputs are simple and deterministic: fused =
+// the mean of infrared and visible (grey), every predicted mask = the mask
+// prompt.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "model/api/fusion_engine.h"
+
+namespace ctrlfuse::testing {
+
+class FakeFusionEngine : public api::FusionEngine {
+ public:
+  FakeFusionEngine() {
+    info_.config = "fake";
+    info_.device = "cpu";
+    info_.precision = "fp32";
+    info_.checkpoint_kind = "test-double";
+  }
+
+  // From now on Encode calls wait at the gate until Release().
+  void Hold() {
+    absl::MutexLock l(&mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock l(&mu_);
+    held_ = false;
+  }
+  // Blocks until `n` Encode calls wait at the gate.
+  void WaitUntilWaiting(int n) {
+    struct Enough {
+      const FakeFusionEngine* engine;
+      int n;
+      bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return engine->waiting_ >= n; }
+    } enough{this, n};
+    absl::MutexLock l(&mu_, absl::Condition(&enough));
+  }
+  // Pairs encoded so far (warm-up included).
+  int encoded() const {
+    absl::MutexLock l(&mu_);
+    return encoded_;
+  }
+
+  absl::StatusOr<std::vector<std::shared_ptr<const api::EncodedPair>>> Encode(
+      const std::vector<api::EncodeInput>& batch) override {
+    {
+      absl::MutexLock l(&mu_);
+      ++waiting_;
+      mu_.Await(absl::Condition(
+          +[](bool* held) { return !*held; }, &held_));
+      --waiting_;
+      encoded_ += int(batch.size());
+    }
+    std::vector<std::shared_ptr<const api::EncodedPair>> out;
+    for (const auto& in : batch) {
+      if (in.ir->width != in.vis->width || in.ir->height != in.vis->height)
+        return absl::InvalidArgumentError("Encode: sizes differ");
+      auto p = std::make_shared<Pair>();
+      p->ir = Grey(*in.ir);
+      p->vis = Grey(*in.vis);
+      p->w = in.ir->width;
+      p->h = in.ir->height;
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<api::FusedImage>> Decode(const std::vector<api::DecodeRequest>& batch) override {
+    std::vector<api::FusedImage> out;
+    for (const auto& r : batch) {
+      const auto* p = static_cast<const Pair*>(r.pair.get());
+      api::FusedImage f;
+      f.width = p->w;
+      f.height = p->h;
+      const size_t n = size_t(p->w) * size_t(p->h);
+      std::vector<uint8_t> mask = r.mask.empty() ? std::vector<uint8_t>(n, 0) : r.mask;
+      for (auto o : r.outputs) {
+        switch (o) {
+          case api::Output::kFused:
+            f.fused.resize(n);
+            for (size_t i = 0; i < n; ++i) f.fused[i] = uint8_t((p->ir[i] + p->vis[i] + 1) / 2);
+            break;
+          case api::Output::kMask:
+            f.mask = mask;
+            break;
+          case api::Output::kMaskVisible:
+            f.mask_vis = mask;
+            break;
+          case api::Output::kMaskInfrared:
+            f.mask_ir = mask;
+            break;
+          case api::Output::kReference:
+            f.i_ref = p->ir;
+            break;
+          case api::Output::kFusedColour:
+            break;  // grey only
+        }
+      }
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const api::ImageData& vis,
+                                                      const api::GeometricPrompt& prompt) override {
+    std::vector<uint8_t> mask(size_t(vis.width) * size_t(vis.height), 0);
+    for (const auto& b : prompt.boxes)
+      for (int y = std::max(0, int(b.y0)); y < std::min(vis.height, int(b.y1)); ++y)
+        for (int x = std::max(0, int(b.x0)); x < std::min(vis.width, int(b.x1)); ++x)
+          mask[size_t(y * vis.width + x)] = 255;
+    return mask;
+  }
+
+  const api::ModelInfo& info() const override { return info_; }
+
+ private:
+  struct Pair : api::EncodedPair {
+    std::vector<uint8_t> ir, vis;
+    int w = 0, h = 0;
+    int width() const override { return w; }
+    int height() const override { return h; }
+    int64_t bytes() const override { return int64_t(ir.size() + vis.size()); }
+  };
+
+  // First channel, high byte for 16-bit: enough for a stand-in fusion.
+  static std::vector<uint8_t> Grey(const api::ImageData& img) {
+    const size_t n = size_t(img.width) * size_t(img.height), step = size_t(img.channels) * size_t(img.bit_depth / 8);
+    std::vector<uint8_t> out(n);
+    for (size_t i = 0; i < n; ++i) out[i] = img.bytes[i * step + (img.bit_depth == 16 ? 1 : 0)];
+    return out;
+  }
+
+  api::ModelInfo info_;
+  mutable absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  int encoded_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace ctrlfuse::testing
