@@ -16,6 +16,7 @@
 #include "client/load_generator.h"
 #include "client/progress.h"
 #include "client/request_builder.h"
+#include "common/folder_pairs.h"
 #include "proto/kinds.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
@@ -101,23 +102,14 @@ struct Pair {
   std::string name, ir, vis, mask;
 };
 std::vector<Pair> ListPairs(std::vector<std::string>* unmatched) {
-  std::vector<Pair> pairs;
   const std::string ir_dir = absl::GetFlag(FLAGS_ir_dir), vis_dir = absl::GetFlag(FLAGS_vis_dir),
                     mask_dir = absl::GetFlag(FLAGS_mask_dir);
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(ir_dir))
-    if (e.is_regular_file()) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    Pair p{f.stem().string(), f.string(), (fs::path(vis_dir) / f.filename()).string(), ""};
-    if (!fs::exists(p.vis)) {
-      unmatched->push_back(f.filename().string());
-      continue;
-    }
-    if (!mask_dir.empty() && fs::exists(fs::path(mask_dir) / f.filename()))
-      p.mask = (fs::path(mask_dir) / f.filename()).string();
-    pairs.push_back(p);
-  }
+  const auto pairing = common::PairByName({ir_dir, vis_dir});
+  *unmatched = pairing.unpaired[0];  // infrared files with no visible partner
+  std::vector<Pair> pairs;
+  for (const auto& name : pairing.names)
+    pairs.push_back({fs::path(name).stem().string(), (fs::path(ir_dir) / name).string(),
+                     (fs::path(vis_dir) / name).string(), common::FileIn(mask_dir, name)});
   return pairs;
 }
 

@@ -44,15 +44,13 @@ SceneOptions SceneOptionsFor(uint64_t base_seed, int index, int width, int heigh
   return o;
 }
 
-Scene GenerateScene(const SceneOptions& o) {
-  std::mt19937_64 rng(o.seed);
+namespace {
+
+// Sky and ground, buildings with windows along the horizon, lane markings:
+// texture and edges in the visible image, smooth temperatures in infrared.
+void PaintBackground(std::mt19937_64& rng, const SceneOptions& o, int horizon, cv::Mat& vis, cv::Mat& ir) {
   std::uniform_real_distribution<float> u(0.f, 1.f);
   const int w = o.width, h = o.height;
-  const int horizon = int(h * (0.35f + 0.1f * u(rng)));
-
-  // --- visible background: sky, buildings with windows, textured road ----
-  cv::Mat vis(h, w, CV_32FC3);
-  cv::Mat ir(h, w, CV_32F);  // temperature-like, in [0,1]
   const float light = o.night ? 0.18f : 0.75f;
   cv::Mat tex = SmoothNoise(rng, w, h, 6), tex2 = SmoothNoise(rng, w, h, 24);
   for (int y = 0; y < h; ++y) {
@@ -90,10 +88,22 @@ Scene GenerateScene(const SceneOptions& o) {
   // Lane markings: visible only (paint has the asphalt's temperature).
   for (int x = int(u(rng) * 30); x < w; x += 45)
     cv::line(vis, {x, h - 10}, {x + 18, h - 10}, cv::Scalar::all(o.night ? 0.5f : 0.95f), 2);
+}
 
-  // --- targets ---------------------------------------------------------------
-  Scene scene;
-  auto add_target = [&](const std::string& label, const std::vector<cv::Rect>& parts, bool ellipse_head) {
+// Adds one target (its parts; the first an ellipse for a head) to the
+// scene: its mask, warm and uniform in infrared, dim or camouflaged in the
+// visible image.
+class TargetPainter {
+ public:
+  TargetPainter(std::mt19937_64& rng, const SceneOptions& o, cv::Mat& vis, cv::Mat& ir, Scene& scene)
+      : rng_(rng), o_(o), vis_(vis), ir_(ir), scene_(scene) {}
+
+  void Add(const std::string& label, const std::vector<cv::Rect>& parts, bool ellipse_head) {
+    std::mt19937_64& rng = rng_;
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    const SceneOptions& o = o_;
+    cv::Mat &vis = vis_, &ir = ir_;
+    const int w = o.width, h = o.height;
     cv::Mat m(h, w, CV_8UC1, cv::Scalar(0));
     for (size_t k = 0; k < parts.size(); ++k) {
       if (ellipse_head && k == 0) {
@@ -118,15 +128,27 @@ Scene GenerateScene(const SceneOptions& o) {
       colour = cv::Scalar(bg[0] * 1.05f, bg[1] * 1.02f, bg[2] * 0.97f);
     }
     vis.setTo(colour, m);
-    scene.targets.push_back({label, box, m});
-  };
+    scene_.targets.push_back({label, box, m});
+  }
+
+ private:
+  std::mt19937_64& rng_;
+  const SceneOptions& o_;
+  cv::Mat &vis_, &ir_;
+  Scene& scene_;
+};
+
+// Cars (with headlight glare at night) and people on the ground.
+void AddTargets(std::mt19937_64& rng, const SceneOptions& o, int horizon, cv::Mat& vis, TargetPainter& painter) {
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  const int w = o.width, h = o.height;
   const int ground = h - horizon;
   for (int i = 0; i < o.num_vehicles; ++i) {
     const int cw = int(w * (0.18f + 0.08f * u(rng))), ch = int(cw * 0.45f);
     const int cx = int(u(rng) * (w - cw)), cy = horizon + int(ground * (0.2f + 0.5f * u(rng)));
     const int cyc = std::min(cy, h - ch - 1);
-    add_target("car", {cv::Rect(cx, cyc + ch / 3, cw, ch * 2 / 3), cv::Rect(cx + cw / 5, cyc, cw * 3 / 5, ch / 2)},
-               false);
+    painter.Add("car", {cv::Rect(cx, cyc + ch / 3, cw, ch * 2 / 3), cv::Rect(cx + cw / 5, cyc, cw * 3 / 5, ch / 2)},
+                false);
     if (o.night) {  // headlight glare: a bright blob in the visible image only
       cv::circle(vis, {cx + (u(rng) < 0.5f ? 3 : cw - 3), cyc + ch * 2 / 3}, 4 + int(u(rng) * 6),
                  cv::Scalar(0.9, 0.97, 1.0), cv::FILLED);
@@ -137,9 +159,24 @@ Scene GenerateScene(const SceneOptions& o) {
     const int px = int(u(rng) * (w - pw)),
               py = std::min(h - ph - 1, horizon + int(ground * (0.1f + 0.6f * u(rng))) - ph / 3);
     const int head = std::max(3, pw * 2 / 3);
-    add_target("person", {cv::Rect(px + (pw - head) / 2, py, head, head), cv::Rect(px, py + head, pw, ph - head)},
-               true);
+    painter.Add("person", {cv::Rect(px + (pw - head) / 2, py, head, head), cv::Rect(px, py + head, pw, ph - head)},
+                true);
   }
+}
+
+}  // namespace
+
+Scene GenerateScene(const SceneOptions& o) {
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  const int w = o.width, h = o.height;
+  const int horizon = int(h * (0.35f + 0.1f * u(rng)));
+  cv::Mat vis(h, w, CV_32FC3);
+  cv::Mat ir(h, w, CV_32F);  // temperature-like, in [0,1]
+  PaintBackground(rng, o, horizon, vis, ir);
+  Scene scene;
+  TargetPainter painter(rng, o, vis, ir, scene);
+  AddTargets(rng, o, horizon, vis, painter);
   // Targets drawn later occlude earlier ones: keep masks disjoint.
   for (size_t i = 0; i < scene.targets.size(); ++i)
     for (size_t j = i + 1; j < scene.targets.size(); ++j) scene.targets[i].mask &= ~scene.targets[j].mask;

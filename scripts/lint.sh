@@ -8,7 +8,7 @@ cd "$ROOT"
 mapfile -t files < <(git ls-files '*.cc' '*.h')
 clang-format --dry-run -Werror "${files[@]}"
 echo "lint: clang-format clean (${#files[@]} files)"
-mapfile -t tidy < <(git ls-files 'server/*.cc' 'client/*.cc' 'image/*.cc' 'quality/*.cc' 'tools/*.cc' | grep -v -E 'train_main|eval_main')
+mapfile -t tidy < <(git ls-files 'server/*.cc' 'client/*.cc' 'image/*.cc' 'quality/*.cc' 'common/*.cc' 'proto/*.cc' 'tools/*.cc' | grep -v -E 'train_main|eval_main')
 clang-tidy -p "$BUILD_DIR" --quiet "${tidy[@]}" 2>/dev/null
 echo "lint: clang-tidy clean (${#tidy[@]} files)"
 if [[ "${1:-}" == "--all" ]]; then

@@ -11,7 +11,7 @@ void ContentHasher::Add(const void* data, size_t n) {
 }
 
 std::shared_ptr<const api::EncodedPair> EncodeCache::Get(const CacheKey& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
   if (it == index_.end()) {
     ++misses_;
@@ -24,7 +24,7 @@ std::shared_ptr<const api::EncodedPair> EncodeCache::Get(const CacheKey& key) {
 
 void EncodeCache::Put(const CacheKey& key, std::shared_ptr<const api::EncodedPair> value) {
   const int64_t size = value->bytes();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (auto it = index_.find(key); it != index_.end()) {
     bytes_ -= it->second->second->bytes();
     lru_.erase(it->second);
@@ -44,7 +44,7 @@ void EncodeCache::Put(const CacheKey& key, std::shared_ptr<const api::EncodedPai
 }
 
 EncodeCache::Stats EncodeCache::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   return {bytes_, lru_.size(), hits_, misses_, evictions_};
 }
 

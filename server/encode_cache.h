@@ -4,6 +4,8 @@
 // interactive "change the mask, see the fusion" loop.
 //
 // Thread-safety: every method may be called from any thread (one mutex).
+// Ownership: entries are shared; a value handed out stays valid after its
+// eviction.
 // It counts its own hits, misses and evictions (exported by
 // Metrics::WatchEncodeCache).
 #pragma once
@@ -11,10 +13,11 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "model/api/fusion_engine.h"
 
 namespace ctrlfuse::server {
@@ -68,11 +71,11 @@ class EncodeCache {
  private:
   using Entry = std::pair<CacheKey, std::shared_ptr<const api::EncodedPair>>;
   const int64_t capacity_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // front = most recent
-  std::unordered_map<CacheKey, std::list<Entry>::iterator, CacheKeyHash> index_;
-  int64_t bytes_ = 0;
-  uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
+  mutable absl::Mutex mu_;
+  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recent
+  std::unordered_map<CacheKey, std::list<Entry>::iterator, CacheKeyHash> index_ ABSL_GUARDED_BY(mu_);
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0, misses_ ABSL_GUARDED_BY(mu_) = 0, evictions_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ctrlfuse::server

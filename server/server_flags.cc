@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/wxh.h"
 
 ABSL_FLAG(std::string, config, "tiny", "Model configuration: vit_h (the release), vit_l, vit_b or tiny.");
 ABSL_FLAG(std::string, checkpoint, "",
@@ -43,14 +44,10 @@ ABSL_FLAG(int, stream_window, 4, "Requests of one stream processed at once (read
 namespace ctrlfuse::server {
 
 absl::StatusOr<std::vector<cv::Size>> ParseSizes(const std::string& text, const std::string& flag) {
+  auto sizes = common::ParseWxHList(text, flag);
+  if (!sizes.ok()) return sizes.status();
   std::vector<cv::Size> out;
-  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    std::vector<std::string> wh = absl::StrSplit(part, 'x');
-    int w = 0, h = 0;
-    if (wh.size() != 2 || !absl::SimpleAtoi(wh[0], &w) || !absl::SimpleAtoi(wh[1], &h) || w <= 0 || h <= 0)
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", part, "' is not WxH"));
-    out.emplace_back(w, h);
-  }
+  for (const auto& s : *sizes) out.emplace_back(s.width, s.height);
   return out;
 }
 

@@ -25,7 +25,8 @@ target_link_libraries(ctrlfuse_health_proto PUBLIC protobuf::libprotobuf gRPC::g
 target_include_directories(ctrlfuse_health_proto PUBLIC ${_gen_root})
 target_compile_options(ctrlfuse_health_proto PRIVATE -w)  # generated code
 
-add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc)
+add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc
+  server/serving_parts_test.cc)
 target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core GTest::gtest GTest::gtest_main)
 gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
 

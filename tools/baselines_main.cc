@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/folder_pairs.h"
 #include "quality/metrics.h"
 
 ABSL_FLAG(std::string, ir_dir, "", "Infrared folder.");
@@ -32,12 +33,14 @@ int main(int argc, char** argv) {
   fs::create_directories(absl::GetFlag(FLAGS_average_dir));
   fs::create_directories(absl::GetFlag(FLAGS_max_dir));
   int n = 0;
-  for (const auto& e : fs::directory_iterator(absl::GetFlag(FLAGS_ir_dir))) {
-    const auto name = e.path().filename();
-    cv::Mat ir = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED);
-    cv::Mat vis = cv::imread((fs::path(absl::GetFlag(FLAGS_vis_dir)) / name).string(), cv::IMREAD_UNCHANGED);
+  const fs::path ir_dir = absl::GetFlag(FLAGS_ir_dir), vis_dir = absl::GetFlag(FLAGS_vis_dir);
+  const auto pairing = ctrlfuse::common::PairByName({ir_dir.string(), vis_dir.string()});
+  for (const auto& name : pairing.unpaired[0]) std::cerr << "skipping " << name << ": no visible image" << std::endl;
+  for (const auto& name : pairing.names) {
+    cv::Mat ir = cv::imread((ir_dir / name).string(), cv::IMREAD_UNCHANGED);
+    cv::Mat vis = cv::imread((vis_dir / name).string(), cv::IMREAD_UNCHANGED);
     if (ir.empty() || vis.empty()) {
-      std::cerr << "skipping " << name << ": missing or unreadable pair" << std::endl;
+      std::cerr << "skipping " << name << ": unreadable pair" << std::endl;
       continue;
     }
     cv::Mat a = Grey8(ir), b = Grey8(vis), avg, mx;

@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/folder_pairs.h"
 
 ABSL_FLAG(std::string, ir_dir, "", "Infrared folder.");
 ABSL_FLAG(std::string, vis_dir, "", "Visible folder.");
@@ -31,10 +32,8 @@ cv::Mat Tile(const std::string& path, int width, const char* caption) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace fs = std::filesystem;
-  std::vector<fs::path> names;
-  for (const auto& e : fs::directory_iterator(absl::GetFlag(FLAGS_ir_dir)))
-    if (e.is_regular_file()) names.push_back(e.path().filename());
-  std::sort(names.begin(), names.end());
+  std::vector<fs::path> names;  // every infrared image; the other tiles by the same name
+  for (const auto& n : ctrlfuse::common::PairByName({absl::GetFlag(FLAGS_ir_dir)}).names) names.push_back(n);
   const int w = absl::GetFlag(FLAGS_tile_width);
   std::vector<cv::Mat> rows;
   for (const auto& n : names) {

@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "common/folder_pairs.h"
 #include "quality/metrics.h"
 
 ABSL_FLAG(std::string, ir, "", "Infrared image.");
@@ -45,46 +46,28 @@ std::string Number(double v) {
   s << std::setprecision(10) << v;
   return s.str();
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "ctrlfuse-eval --ir A --vis B --fused F [--json] [--metrics EN,SSIM]\n"
-      "ctrlfuse-eval --ir_dir D --vis_dir D --fused_dir D [--csv FILE]");
-  absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> names;
-  for (auto m : absl::StrSplit(absl::GetFlag(FLAGS_metrics), ',', absl::SkipEmpty())) {
-    const auto& known = ctrlfuse::quality::MetricNames();
-    if (std::find(known.begin(), known.end(), std::string(m)) == known.end()) {
-      std::cerr << "unknown metric '" << m << "'" << std::endl;
-      return 2;
-    }
-    names.emplace_back(m);
+// One triple: a JSON object or a two-column table.
+int EvalOne(const std::vector<std::string>& names) {
+  auto values =
+      Compute(Read(absl::GetFlag(FLAGS_ir)), Read(absl::GetFlag(FLAGS_vis)), Read(absl::GetFlag(FLAGS_fused)), names);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << "{";
+    for (size_t i = 0; i < names.size(); ++i)
+      std::cout << (i ? ", " : "") << "\"" << names[i] << "\": " << Number(values[names[i]]);
+    std::cout << "}" << std::endl;
+  } else {
+    for (const auto& n : names) std::cout << std::left << std::setw(6) << n << Number(values[n]) << "\n";
   }
-  if (names.empty()) names = ctrlfuse::quality::MetricNames();
+  return 0;
+}
 
-  if (!absl::GetFlag(FLAGS_ir).empty()) {
-    auto values =
-        Compute(Read(absl::GetFlag(FLAGS_ir)), Read(absl::GetFlag(FLAGS_vis)), Read(absl::GetFlag(FLAGS_fused)), names);
-    if (absl::GetFlag(FLAGS_json)) {
-      std::cout << "{";
-      for (size_t i = 0; i < names.size(); ++i)
-        std::cout << (i ? ", " : "") << "\"" << names[i] << "\": " << Number(values[names[i]]);
-      std::cout << "}" << std::endl;
-    } else {
-      for (const auto& n : names) std::cout << std::left << std::setw(6) << n << Number(values[n]) << "\n";
-    }
-    return 0;
-  }
-  if (absl::GetFlag(FLAGS_ir_dir).empty()) {
-    std::cerr << absl::ProgramUsageMessage() << std::endl;
-    return 2;
-  }
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(absl::GetFlag(FLAGS_fused_dir)))
-    if (e.is_regular_file() && fs::exists(fs::path(absl::GetFlag(FLAGS_ir_dir)) / e.path().filename()))
-      files.push_back(e.path().filename());
-  std::sort(files.begin(), files.end());
+// A data set paired by file name: the per-image CSV and the table of means.
+int EvalFolders(const std::vector<std::string>& names) {
+  const std::vector<std::string> files =
+      ctrlfuse::common::PairByName(
+          {absl::GetFlag(FLAGS_fused_dir), absl::GetFlag(FLAGS_ir_dir), absl::GetFlag(FLAGS_vis_dir)})
+          .names;
   std::ostringstream csv;
   csv << "file";
   for (const auto& n : names) csv << "," << n;
@@ -96,7 +79,7 @@ int main(int argc, char** argv) {
     auto v = Compute(Read((fs::path(absl::GetFlag(FLAGS_ir_dir)) / f).string()),
                      Read((fs::path(absl::GetFlag(FLAGS_vis_dir)) / f).string()),
                      Read((fs::path(absl::GetFlag(FLAGS_fused_dir)) / f).string()), names);
-    csv << f.string();
+    csv << f;
     for (const auto& n : names) {
       csv << "," << Number(v[n]);
       sums[n] += v[n];
@@ -119,4 +102,30 @@ int main(int argc, char** argv) {
     std::cout << " " << std::fixed << std::setprecision(4) << (files.empty() ? 0 : sums[n] / files.size()) << " |";
   std::cout << "\n\n" << files.size() << " images" << std::endl;
   return files.empty() ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "ctrlfuse-eval --ir A --vis B --fused F [--json] [--metrics EN,SSIM]\n"
+      "ctrlfuse-eval --ir_dir D --vis_dir D --fused_dir D [--csv FILE]");
+  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> names;
+  for (auto m : absl::StrSplit(absl::GetFlag(FLAGS_metrics), ',', absl::SkipEmpty())) {
+    const auto& known = ctrlfuse::quality::MetricNames();
+    if (std::find(known.begin(), known.end(), std::string(m)) == known.end()) {
+      std::cerr << "unknown metric '" << m << "'" << std::endl;
+      return 2;
+    }
+    names.emplace_back(m);
+  }
+  if (names.empty()) names = ctrlfuse::quality::MetricNames();
+
+  if (!absl::GetFlag(FLAGS_ir).empty()) return EvalOne(names);
+  if (absl::GetFlag(FLAGS_ir_dir).empty()) {
+    std::cerr << absl::ProgramUsageMessage() << std::endl;
+    return 2;
+  }
+  return EvalFolders(names);
 }

@@ -16,6 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "image/image_data.h"
 #include "image/scenes.h"
@@ -86,6 +87,86 @@ cv::Mat Tile(const cv::Mat& m, const std::string& caption) {
   cv::putText(t, caption, {6, 18}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 255, 255), 1, cv::LINE_AA);
   return t;
 }
+
+// The scene's pair encoded once and decoded with each target as the mask
+// prompt: the fused image and the three returned masks per target.
+struct PerTarget {
+  std::vector<cv::Mat> fused;
+  std::vector<std::array<cv::Mat, MaskTally::kMasks>> returned;
+};
+absl::StatusOr<PerTarget> FuseEachTarget(api::FusionEngine& engine, const image::Scene& scene) {
+  auto ir = image::ToImageData(scene.infrared), vis = image::ToImageData(scene.visible);
+  auto enc = engine.Encode({{&ir, &vis, {}}});
+  if (!enc.ok()) return enc.status();
+  PerTarget p;
+  p.fused.resize(scene.targets.size());
+  p.returned.resize(scene.targets.size());
+  for (size_t k = 0; k < scene.targets.size(); ++k) {
+    const cv::Mat& m = scene.targets[k].mask;
+    auto out = engine.Decode(
+        {{(*enc)[0],
+          std::vector<uint8_t>(m.data, m.data + m.total()),
+          {api::Output::kFused, api::Output::kMask, api::Output::kMaskVisible, api::Output::kMaskInfrared}}});
+    if (!out.ok()) return out.status();
+    auto& r = (*out)[0];
+    p.fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, r.fused.data()).clone();
+    p.returned[k] = {cv::Mat(m.rows, m.cols, CV_8UC1, r.mask.data()).clone(),
+                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_vis.data()).clone(),
+                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_ir.data()).clone()};
+  }
+  return p;
+}
+
+// Contrast of each target when prompted against when another target (of
+// the other class, of the same class) is, and where the returned masks lie.
+// Sets `person`/`car` to a target of each class (-1: none).
+void TallyScene(const image::Scene& scene, const PerTarget& p, Tally& other_class, Tally& same_class, MaskTally& masks,
+                int& person, int& car) {
+  const auto& fused = p.fused;
+  const auto& returned = p.returned;
+  const cv::Mat all = scene.AllTargets();
+  person = car = -1;
+  for (size_t k = 0; k < scene.targets.size(); ++k) {
+    const auto& t = scene.targets[k];
+    (t.label == "person" ? person : car) = int(k);
+    const double prompted = quality::TargetContrast(fused[k], t.mask, all);
+    cv::Mat same_rest(all.size(), CV_8UC1, cv::Scalar(0)), other_rest = same_rest.clone();
+    for (size_t o = 0; o < scene.targets.size(); ++o)
+      if (o != k) (scene.targets[o].label == t.label ? same_rest : other_rest) |= scene.targets[o].mask;
+    const auto& got = returned[k];
+    MaskTally::Add(masks.prompted, got, t.mask);
+    if (cv::countNonZero(same_rest)) MaskTally::Add(masks.same, got, same_rest);
+    if (cv::countNonZero(other_rest)) MaskTally::Add(masks.other[t.label], got, other_rest);
+    for (const bool same : {false, true}) {
+      // The next target (in scene order, wrapping) of the wanted kind.
+      for (size_t step = 1; step < scene.targets.size(); ++step) {
+        const size_t o = (k + step) % scene.targets.size();
+        if ((scene.targets[o].label == t.label) != same) continue;
+        (same ? same_class : other_class).Add(prompted, quality::TargetContrast(fused[o], t.mask, all));
+        break;
+      }
+    }
+  }
+}
+
+// The picture: a person prompt and a car prompt on one scene, side by side.
+void WritePicture(const image::Scene& scene, const std::vector<cv::Mat>& fused, int person, int car) {
+  const auto &a = scene.targets[size_t(person)], &b = scene.targets[size_t(car)];
+  // Signed difference, amplified: where prompt A made the fused image
+  // brighter than prompt B is light, darker is dark, equal is mid-grey.
+  cv::Mat diff;
+  cv::Mat(fused[size_t(person)]).convertTo(diff, CV_16S);
+  diff -= cv::Mat_<int16_t>(fused[size_t(car)]);
+  diff.convertTo(diff, CV_8U, 8.0, 128.0);
+  std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"),     Tile(scene.visible, "visible"),
+                              Tile(a.mask, "prompt A: person"),     Tile(fused[size_t(person)], "fused, prompt A"),
+                              Tile(b.mask, "prompt B: car"),        Tile(fused[size_t(car)], "fused, prompt B"),
+                              Tile(diff, "A - B (x8, grey = same)")};
+  cv::Mat pic;
+  cv::hconcat(row, pic);
+  cv::imwrite(absl::GetFlag(FLAGS_picture), pic);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,63 +191,13 @@ int main(int argc, char** argv) {
     auto scene = image::GenerateScene(image::SceneOptionsFor(absl::GetFlag(FLAGS_seed), i, absl::GetFlag(FLAGS_width),
                                                              absl::GetFlag(FLAGS_height), 8));
     if (scene.targets.size() < 2) continue;
-    auto ir = image::ToImageData(scene.infrared), vis = image::ToImageData(scene.visible);
-    auto enc = (*engine)->Encode({{&ir, &vis, {}}});
-    if (!enc.ok()) return 1;
-    std::vector<cv::Mat> fused(scene.targets.size());
-    std::vector<std::array<cv::Mat, MaskTally::kMasks>> returned(scene.targets.size());
-    for (size_t k = 0; k < scene.targets.size(); ++k) {
-      const cv::Mat& m = scene.targets[k].mask;
-      auto out = (*engine)->Decode(
-          {{(*enc)[0],
-            std::vector<uint8_t>(m.data, m.data + m.total()),
-            {api::Output::kFused, api::Output::kMask, api::Output::kMaskVisible, api::Output::kMaskInfrared}}});
-      if (!out.ok()) return 1;
-      auto& r = (*out)[0];
-      fused[k] = cv::Mat(m.rows, m.cols, CV_8UC1, r.fused.data()).clone();
-      returned[k] = {cv::Mat(m.rows, m.cols, CV_8UC1, r.mask.data()).clone(),
-                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_vis.data()).clone(),
-                     cv::Mat(m.rows, m.cols, CV_8UC1, r.mask_ir.data()).clone()};
-    }
-    const cv::Mat all = scene.AllTargets();
+    auto per_target = FuseEachTarget(**engine, scene);
+    if (!per_target.ok()) return 1;
     int person = -1, car = -1;
-    for (size_t k = 0; k < scene.targets.size(); ++k) {
-      const auto& t = scene.targets[k];
-      (t.label == "person" ? person : car) = int(k);
-      const double prompted = quality::TargetContrast(fused[k], t.mask, all);
-      cv::Mat same_rest(all.size(), CV_8UC1, cv::Scalar(0)), other_rest = same_rest.clone();
-      for (size_t o = 0; o < scene.targets.size(); ++o)
-        if (o != k) (scene.targets[o].label == t.label ? same_rest : other_rest) |= scene.targets[o].mask;
-      const auto& got = returned[k];
-      MaskTally::Add(masks.prompted, got, t.mask);
-      if (cv::countNonZero(same_rest)) MaskTally::Add(masks.same, got, same_rest);
-      if (cv::countNonZero(other_rest)) MaskTally::Add(masks.other[t.label], got, other_rest);
-      for (const bool same : {false, true}) {
-        // The next target (in scene order, wrapping) of the wanted kind.
-        for (size_t step = 1; step < scene.targets.size(); ++step) {
-          const size_t o = (k + step) % scene.targets.size();
-          if ((scene.targets[o].label == t.label) != same) continue;
-          (same ? same_class : other_class).Add(prompted, quality::TargetContrast(fused[o], t.mask, all));
-          break;
-        }
-      }
-    }
+    TallyScene(scene, *per_target, other_class, same_class, masks, person, car);
     if (!picture_done && person >= 0 && car >= 0 &&
         quality::Apart(scene.targets[size_t(person)].mask, scene.targets[size_t(car)].mask)) {
-      const auto &a = scene.targets[size_t(person)], &b = scene.targets[size_t(car)];
-      // Signed difference, amplified: where prompt A made the fused image
-      // brighter than prompt B is light, darker is dark, equal is mid-grey.
-      cv::Mat diff;
-      cv::Mat(fused[size_t(person)]).convertTo(diff, CV_16S);
-      diff -= cv::Mat_<int16_t>(fused[size_t(car)]);
-      diff.convertTo(diff, CV_8U, 8.0, 128.0);
-      std::vector<cv::Mat> row = {Tile(scene.infrared, "infrared"),     Tile(scene.visible, "visible"),
-                                  Tile(a.mask, "prompt A: person"),     Tile(fused[size_t(person)], "fused, prompt A"),
-                                  Tile(b.mask, "prompt B: car"),        Tile(fused[size_t(car)], "fused, prompt B"),
-                                  Tile(diff, "A - B (x8, grey = same)")};
-      cv::Mat pic;
-      cv::hconcat(row, pic);
-      cv::imwrite(absl::GetFlag(FLAGS_picture), pic);
+      WritePicture(scene, per_target->fused, person, car);
       picture_done = true;
     }
   }

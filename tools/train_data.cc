@@ -7,10 +7,10 @@
 #include <map>
 #include <numeric>
 #include <random>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/folder_pairs.h"
 #include "image/scenes.h"
 
 namespace ctrlfuse::train {
@@ -76,13 +76,6 @@ class SyntheticSource : public DataSource {
   SyntheticPrompt prompt_;
 };
 
-std::set<std::string> Files(const fs::path& dir) {
-  std::set<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out.insert(e.path().filename().string());
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
@@ -98,17 +91,14 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
     return absl::NotFoundError(absl::StrCat(dir, ": expected {vi,ir,mask} or {Visible,Infrared,mask} folders"));
   }
   if (!fs::is_directory(mask)) return absl::NotFoundError(absl::StrCat(dir, ": no mask folder"));
-  const auto v = Files(vis), i = Files(ir), m = Files(mask);
+  const auto pairing = common::PairByName({vis.string(), ir.string(), mask.string()});
   std::vector<std::string> problems;
-  for (const auto& [set, others, label] : {std::tuple{&v, std::vector{&i, &m}, vis.filename().string()},
-                                           std::tuple{&i, std::vector{&v, &m}, ir.filename().string()},
-                                           std::tuple{&m, std::vector{&v, &i}, std::string("mask")}}) {
-    std::vector<std::string> unpaired;
-    for (const auto& f : *set)
-      if (!others[0]->count(f) || !others[1]->count(f)) unpaired.push_back(f);
+  const std::string labels[] = {vis.filename().string(), ir.filename().string(), "mask"};
+  for (size_t k = 0; k < 3; ++k) {
+    const auto& unpaired = pairing.unpaired[k];
     if (!unpaired.empty())
       problems.push_back(absl::StrCat(
-          label, "/ has ", unpaired.size(), " without a pair: ",
+          labels[k], "/ has ", unpaired.size(), " without a pair: ",
           absl::StrJoin(
               std::vector<std::string>(unpaired.begin(), unpaired.begin() + std::min<size_t>(5, unpaired.size())),
               ", "),
@@ -117,8 +107,8 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
   if (!problems.empty())
     return absl::InvalidArgumentError(
         absl::StrCat(dir, ": folders do not pair by file name: ", absl::StrJoin(problems, "; ")));
-  if (v.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
-  return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, std::vector<std::string>(v.begin(), v.end())));
+  if (pairing.names.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
+  return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, pairing.names));
 }
 
 std::unique_ptr<DataSource> Synthetic(int width, int height, SyntheticPrompt prompt) {

@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/wxh.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/device.h"
 #include "model/preprocess.h"
@@ -58,6 +59,7 @@ ABSL_FLAG(int64_t, sam_pretrain_steps, 0,
 
 namespace {
 using namespace ctrlfuse;
+namespace fs = std::filesystem;
 
 torch::Tensor ToTensor(const cv::Mat& m) {  // HWC 8/16-bit -> [1,C,H,W] float (raw values)
   cv::Mat f;
@@ -104,49 +106,33 @@ int Fail(const std::string& msg) {
   std::cerr << "ctrlfuse-train: " << msg << std::endl;
   return 1;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  namespace fs = std::filesystem;
-  absl::SetProgramUsageMessage(
-      "ctrlfuse-train [--config tiny] [--data DIR | --synthetic 160x128] --steps N --out DIR [--resume FILE]\n"
-      "Trains with the release's losses: fusion (I_ref and fused), pixel, segmentation, perceptual (with --vgg16).");
-  absl::ParseCommandLine(argc, argv);
-  model::ModelConfig config;
-  if (!model::FindConfig(absl::GetFlag(FLAGS_config), &config)) return Fail("unknown --config");
-  model::ConfigureThreads(absl::GetFlag(FLAGS_threads));
-  const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  const int batch = std::max(1, absl::GetFlag(FLAGS_batch));
+absl::StatusOr<std::unique_ptr<train::DataSource>> OpenData() {
+  if (!absl::GetFlag(FLAGS_data).empty()) return train::OpenFolder(absl::GetFlag(FLAGS_data));
+  auto size = common::ParseWxH(absl::GetFlag(FLAGS_synthetic), "synthetic", /*min_side=*/16);
+  if (!size.ok()) return size.status();
+  const std::string prompts = absl::GetFlag(FLAGS_synthetic_prompts);
+  if (prompts != "instance" && prompts != "class")
+    return absl::InvalidArgumentError("--synthetic_prompts must be instance or class");
+  return train::Synthetic(size->width, size->height,
+                          prompts == "class" ? train::SyntheticPrompt::kClass : train::SyntheticPrompt::kInstance);
+}
 
-  std::unique_ptr<train::DataSource> data;
-  if (!absl::GetFlag(FLAGS_data).empty()) {
-    auto d = train::OpenFolder(absl::GetFlag(FLAGS_data));
-    if (!d.ok()) return Fail(std::string(d.status().message()));
-    data = std::move(*d);
-  } else {
-    int w = 0, h = 0;
-    char tail = 0;
-    if (std::sscanf(absl::GetFlag(FLAGS_synthetic).c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16)
-      return Fail("--synthetic must be WxH (at least 16x16)");
-    const std::string prompts = absl::GetFlag(FLAGS_synthetic_prompts);
-    if (prompts != "instance" && prompts != "class") return Fail("--synthetic_prompts must be instance or class");
-    data =
-        train::Synthetic(w, h, prompts == "class" ? train::SyntheticPrompt::kClass : train::SyntheticPrompt::kInstance);
-  }
-
-  torch::manual_seed(seed);
-  model::CtrlFuseNet net(config);
+// The optimiser, loss and SAM-regime flags; loads --init into `net` (which
+// decides whether SAM trains, as the release does).
+absl::StatusOr<model::TrainOptions> OptionsFromFlags(model::CtrlFuseNet& net, const train::DataSource& data,
+                                                     int batch) {
   model::TrainOptions options;
   options.lr = absl::GetFlag(FLAGS_lr);
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.lr_decay = absl::GetFlag(FLAGS_lr_decay);
   if (std::string error; !ParseLossWeights(absl::GetFlag(FLAGS_loss_weights), &options.weights, &error))
-    return Fail(error);
+    return absl::InvalidArgumentError(error);
   const std::string sam_mode = absl::GetFlag(FLAGS_sam);
   if (sam_mode != "auto" && sam_mode != "train" && sam_mode != "frozen")
-    return Fail("--sam must be auto, train or frozen");
-  int64_t every = absl::GetFlag(FLAGS_lr_decay_every);
-  options.lr_decay_every = every >= 0 ? every : (data->size() > 0 ? 20 * ((data->size() + batch - 1) / batch) : 0);
+    return absl::InvalidArgumentError("--sam must be auto, train or frozen");
+  const int64_t every = absl::GetFlag(FLAGS_lr_decay_every);
+  options.lr_decay_every = every >= 0 ? every : (data.size() > 0 ? 20 * ((data.size() + batch - 1) / batch) : 0);
   // SAM stays frozen (as released) only when real SAM weights are loaded.
   options.train_sam = true;
   if (!absl::GetFlag(FLAGS_init).empty()) {
@@ -155,71 +141,66 @@ int main(int argc, char** argv) {
       options.train_sam = kind == "ctrlfuse-serve";
       std::cerr << "ctrlfuse-train: initialised from " << kind << " weights" << std::endl;
     } catch (const std::exception& e) {
-      return Fail(e.what());
+      return absl::InvalidArgumentError(e.what());
     }
   }
   if (sam_mode != "auto") options.train_sam = sam_mode == "train";
   for (absl::string_view prefix : absl::StrSplit(absl::GetFlag(FLAGS_freeze), ',', absl::SkipEmpty()))
     options.frozen_prefixes.push_back(std::string(prefix) + ".");
-  std::cerr << "ctrlfuse-train: SAM " << (options.train_sam ? "trains" : "frozen") << std::endl;
-  model::Vgg16Features vgg{nullptr};
-  if (!absl::GetFlag(FLAGS_vgg16).empty()) {
-    vgg = model::Vgg16Features();
-    try {
-      vgg->LoadTorchvision(absl::GetFlag(FLAGS_vgg16));
-    } catch (const std::exception& e) {
-      return Fail(e.what());
-    }
-  } else {
+  return options;
+}
+
+absl::StatusOr<model::Vgg16Features> LoadVgg() {
+  if (absl::GetFlag(FLAGS_vgg16).empty()) {
     std::cerr << "ctrlfuse-train: no --vgg16 weights: the perceptual loss is left out" << std::endl;
+    return model::Vgg16Features{nullptr};
   }
-  const fs::path out = absl::GetFlag(FLAGS_out);
-  fs::create_directories(out);
+  model::Vgg16Features vgg;
+  try {
+    vgg->LoadTorchvision(absl::GetFlag(FLAGS_vgg16));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  return vgg;
+}
+
+// Without official SAM weights (--sam_pretrain_steps): SAM first learns box
+// prompts on its own, then stays frozen (unless --sam=train), as the release
+// trains it.
+absl::Status PretrainSam(model::CtrlFuseNet& net, train::DataSource& data, const fs::path& out, uint64_t seed,
+                         model::TrainOptions& options) {
   const int64_t sam_steps = absl::GetFlag(FLAGS_sam_pretrain_steps);
-  if (!absl::GetFlag(FLAGS_resume).empty()) {
-    // A resumed run keeps the SAM regime it was saved with.
-    try {
-      auto file = model::ckpt::ReadTorchFile(absl::GetFlag(FLAGS_resume));
-      if (auto t = file->Get("train_sam")) options.train_sam = t->i != 0;
-    } catch (const std::exception& e) {
-      return Fail(e.what());
-    }
-  } else if (sam_steps > 0 && options.train_sam) {
-    model::SamPretrainer sam(net, options.lr, options.weight_decay);
-    std::ofstream sam_log(out / "sam_pretrain_log.csv");
-    sam_log << "step,segmentation\n";
-    for (int64_t step = 0; step < sam_steps; ++step) {
-      auto s = data->Get(seed + 7777, train::SampleIndex(seed + 7777, step, 1, 0, data->size()));
-      if (!s.ok()) return Fail(std::string(s.status().message()));
-      const cv::Rect box = cv::boundingRect(s->mask);
-      if (box.area() == 0) continue;
-      auto b = ToBatch({*s});
-      // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
-      // towards max(visible, infrared).
-      auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
-      auto boxes =
-          torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
-      auto r = sam.Step(image, boxes, b.mask);
-      sam_log << r.step << "," << r.segmentation << "\n";
-      if (r.step % 100 == 0 || r.step == sam_steps)
-        std::cerr << absl::StrFormat("sam pretrain step %d/%d seg %.4f\n", r.step, sam_steps, r.segmentation);
-    }
-    model::SaveCheckpoint(net, (out / "sam_pretrained.pth").string());
-    options.train_sam = sam_mode == "train";  // frozen from here on (as released) unless --sam=train
+  model::SamPretrainer sam(net, options.lr, options.weight_decay);
+  std::ofstream sam_log(out / "sam_pretrain_log.csv");
+  sam_log << "step,segmentation\n";
+  for (int64_t step = 0; step < sam_steps; ++step) {
+    auto s = data.Get(seed + 7777, train::SampleIndex(seed + 7777, step, 1, 0, data.size()));
+    if (!s.ok()) return s.status();
+    const cv::Rect box = cv::boundingRect(s->mask);
+    if (box.area() == 0) continue;
+    auto b = ToBatch({*s});
+    // What SAM sees in CtrlFuse is I_ref, which the fusion loss drives
+    // towards max(visible, infrared).
+    auto image = torch::max(b.vis.slice(1, 0, 1), b.ir.slice(1, 0, 1));
+    auto boxes =
+        torch::tensor({float(box.x), float(box.y), float(box.x + box.width), float(box.y + box.height)}).view({1, 4});
+    auto r = sam.Step(image, boxes, b.mask);
+    sam_log << r.step << "," << r.segmentation << "\n";
+    if (r.step % 100 == 0 || r.step == sam_steps)
+      std::cerr << absl::StrFormat("sam pretrain step %d/%d seg %.4f\n", r.step, sam_steps, r.segmentation);
   }
-  model::Trainer trainer(net, options, vgg);
-  if (!absl::GetFlag(FLAGS_resume).empty()) {
-    try {
-      trainer.Resume(absl::GetFlag(FLAGS_resume));
-    } catch (const std::exception& e) {
-      return Fail(e.what());
-    }
-    std::cerr << "ctrlfuse-train: resumed at step " << trainer.step() << std::endl;
-  }
+  model::SaveCheckpoint(net, (out / "sam_pretrained.pth").string());
+  options.train_sam = absl::GetFlag(FLAGS_sam) == "train";
+  return absl::OkStatus();
+}
+
+// Steps until --steps: the log (train_log.csv), progress on stderr, and
+// checkpoints every --checkpoint_every steps.
+absl::Status TrainLoop(model::Trainer& trainer, train::DataSource& data, int batch, uint64_t seed,
+                       const fs::path& out) {
   const bool fresh_log = trainer.step() == 0 || !fs::exists(out / "train_log.csv");
   std::ofstream log(out / "train_log.csv", fresh_log ? std::ios::trunc : std::ios::app);
   if (fresh_log) log << "step,lr,total,fusion_ref,fusion_fused,pixel,segmentation,perceptual,seconds\n";
-
   const int64_t steps = absl::GetFlag(FLAGS_steps), every_ckpt = absl::GetFlag(FLAGS_checkpoint_every);
   const bool tty = isatty(fileno(stderr));
   const auto start = std::chrono::steady_clock::now();
@@ -227,17 +208,18 @@ int main(int argc, char** argv) {
   while (trainer.step() < steps) {
     std::vector<train::Sample> samples;
     for (int k = 0; k < batch; ++k) {
-      auto s = data->Get(seed, train::SampleIndex(seed, trainer.step(), batch, k, data->size()));
-      if (!s.ok()) return Fail(std::string(s.status().message()));
+      auto s = data.Get(seed, train::SampleIndex(seed, trainer.step(), batch, k, data.size()));
+      if (!s.ok()) return s.status();
       if (!samples.empty() && s->infrared.size() != samples[0].infrared.size())
-        return Fail("a batch mixes image sizes (" + s->name + "); use --batch 1 for native sizes");
+        return absl::InvalidArgumentError("a batch mixes image sizes (" + s->name +
+                                          "); use --batch 1 for native sizes");
       samples.push_back(std::move(*s));
     }
     model::StepReport r;
     try {
       r = trainer.Step(ToBatch(samples));
     } catch (const std::exception& e) {
-      return Fail(std::string("step failed: ") + e.what());
+      return absl::InternalError(std::string("step failed: ") + e.what());
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log << absl::StrFormat("%d,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", r.step, r.lr, r.total, r.fusion_ref,
@@ -258,6 +240,55 @@ int main(int argc, char** argv) {
     }
   }
   if (tty) std::cerr << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "ctrlfuse-train [--config tiny] [--data DIR | --synthetic 160x128] --steps N --out DIR [--resume FILE]\n"
+      "Trains with the release's losses: fusion (I_ref and fused), pixel, segmentation, perceptual (with --vgg16).");
+  absl::ParseCommandLine(argc, argv);
+  model::ModelConfig config;
+  if (!model::FindConfig(absl::GetFlag(FLAGS_config), &config)) return Fail("unknown --config");
+  model::ConfigureThreads(absl::GetFlag(FLAGS_threads));
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  const int batch = std::max(1, absl::GetFlag(FLAGS_batch));
+  auto data = OpenData();
+  if (!data.ok()) return Fail(std::string(data.status().message()));
+
+  torch::manual_seed(seed);
+  model::CtrlFuseNet net(config);
+  auto options = OptionsFromFlags(net, **data, batch);
+  if (!options.ok()) return Fail(std::string(options.status().message()));
+  std::cerr << "ctrlfuse-train: SAM " << (options->train_sam ? "trains" : "frozen") << std::endl;
+  auto vgg = LoadVgg();
+  if (!vgg.ok()) return Fail(std::string(vgg.status().message()));
+  const fs::path out = absl::GetFlag(FLAGS_out);
+  fs::create_directories(out);
+  const std::string resume = absl::GetFlag(FLAGS_resume);
+  if (!resume.empty()) {
+    // A resumed run keeps the SAM regime it was saved with.
+    try {
+      auto file = model::ckpt::ReadTorchFile(resume);
+      if (auto t = file->Get("train_sam")) options->train_sam = t->i != 0;
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+  } else if (absl::GetFlag(FLAGS_sam_pretrain_steps) > 0 && options->train_sam) {
+    if (auto s = PretrainSam(net, **data, out, seed, *options); !s.ok()) return Fail(std::string(s.message()));
+  }
+  model::Trainer trainer(net, *options, *vgg);
+  if (!resume.empty()) {
+    try {
+      trainer.Resume(resume);
+    } catch (const std::exception& e) {
+      return Fail(e.what());
+    }
+    std::cerr << "ctrlfuse-train: resumed at step " << trainer.step() << std::endl;
+  }
+  if (auto s = TrainLoop(trainer, **data, batch, seed, out); !s.ok()) return Fail(std::string(s.message()));
   trainer.Save((out / "final.pth").string());
   std::cout << "trained " << config.name << " to step " << trainer.step() << "; checkpoint "
             << (out / "final.pth").string() << std::endl;

@@ -2,7 +2,9 @@
 // (protocol-2 pickle in `<archive>/data.pkl`, tensor storages in
 // `<archive>/data/<key>`), with a small unpickler of its own: it understands
 // the opcodes and globals torch.save emits for dicts, lists, tuples, numbers,
-// strings and tensors, and nothing else.
+// strings and tensors, and nothing else. torch_pickle_reader.cc reads,
+// torch_pickle_writer.cc writes; both name opcodes as pickle_opcodes.h and
+// map storage classes through the one table of storage_types.h.
 //
 // Why not LibTorch's torch::pickle_load, re-measured on LibTorch 2.15
 // (bench/checkpoint_read_bench.cc, 2026-12-01): it still fails on every
@@ -47,6 +49,7 @@ using PyPtr = std::shared_ptr<PyValue>;
 PyPtr ReadTorchFile(const std::string& path);
 
 // Builders for writing.
+PyPtr MakeValue(PyValue::Kind kind);  // an empty value of `kind`
 PyPtr MakeString(const std::string& s);
 PyPtr MakeInt(int64_t i);
 PyPtr MakeTensor(const torch::Tensor& t);

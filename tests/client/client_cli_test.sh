@@ -18,7 +18,8 @@ size_of() { $PY -c "from PIL import Image; im=Image.open('$1'); print('%dx%d' % 
   --max_batch_size 4 >"$T/server.out" 2>"$T/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 1 600); do grep -q "ready: SERVING" "$T/server.log" && break; sleep 0.2; done
+# Blocks until the server logs that it is SERVING (or exits, or 5 minutes pass).
+timeout 300 grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$PID" "$T/server.log" 2>/dev/null)
 PORT="$(awk '/^port /{print $2}' "$T/server.out")"
 C=("$BUILD/client/ctrlfuse-client" --server "127.0.0.1:$PORT" --retries 0)
 

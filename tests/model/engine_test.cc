@@ -63,6 +63,14 @@ TEST(EngineTest, FeedsTheNetworkWhatTrainingFeedsIt) {
   auto want = (direct.fused.clamp(0, 1) * 255).round().to(torch::kInt32).view({h, w});
   auto got = torch::from_blob((*out)[0].fused.data(), {h, w}, torch::kUInt8).to(torch::kInt32);
   EXPECT_LE((got - want).abs().max().item<int>(), 1);
+
+  // Only the planes asked for come back: the default is the grey fusion.
+  EXPECT_TRUE((*out)[0].mask.empty());
+  auto sparse = (*engine)->Decode({{(*enc)[0], req.mask, {api::Output::kMaskInfrared}}});
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  const auto& f = (*sparse)[0];
+  EXPECT_TRUE(f.fused.empty() && f.fused_bgr.empty() && f.mask.empty() && f.mask_vis.empty() && f.i_ref.empty());
+  EXPECT_EQ(f.mask_ir.size(), size_t(h * w));
 }
 
 }  // namespace

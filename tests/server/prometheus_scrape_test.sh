@@ -15,7 +15,8 @@ trap cleanup EXIT
 "$BUILD/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 64x48 \
   >"$T/server.out" 2>"$T/server.log" &
 SPID=$!
-for _ in $(seq 1 600); do grep -q "ready: SERVING" "$T/server.log" && break; sleep 0.2; done
+# Blocks until the server logs that it is SERVING (or exits, or 5 minutes pass).
+timeout 300 grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$SPID" "$T/server.log" 2>/dev/null)
 PORT="$(awk '/^port /{print $2}' "$T/server.out")"
 MPORT="$(awk '/^metrics_port /{print $2}' "$T/server.out")"
 C=("$BUILD/client/ctrlfuse-client" --server "127.0.0.1:$PORT" --retries 0)

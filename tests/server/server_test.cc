@@ -327,6 +327,7 @@ TEST_F(ServerTest, NotServingUntilWarmUpEnds) {
 
 TEST_F(ServerTest, ReprompHitsTheCacheAndEqualsAColdRequest) {
   auto c = main_->Client();
+  const auto before = main_->Scrape();
   auto first = SceneRequest(400, 96, 64);
   auto r1 = c->Fuse(first);
   ASSERT_TRUE(r1.ok());
@@ -343,6 +344,13 @@ TEST_F(ServerTest, ReprompHitsTheCacheAndEqualsAColdRequest) {
   auto r2 = c->Fuse(second);
   ASSERT_TRUE(r2.ok());
   EXPECT_TRUE(r2->timings().cache_hit());
+  // The cache's own counts, exported at the scrape: one miss, then one hit.
+  const auto scraped = main_->Scrape();
+  auto delta = [&](const std::string& k) { return scraped.at(k) - (before.count(k) ? before.at(k) : 0.0); };
+  EXPECT_EQ(delta("ctrlfuse_encode_cache_misses_total"), 1);
+  EXPECT_EQ(delta("ctrlfuse_encode_cache_hits_total"), 1);
+  EXPECT_GT(scraped.at("ctrlfuse_encode_cache_bytes"), 0);
+  EXPECT_GE(scraped.at("ctrlfuse_encode_cache_entries"), 1);
   auto cold = cold_->Client()->Fuse(second);
   ASSERT_TRUE(cold.ok());
   EXPECT_FALSE(cold->timings().cache_hit());
@@ -435,6 +443,9 @@ TEST_F(ServerTest, BadInputGetsInvalidArgumentNamingTheField) {
   const auto after = main_->Scrape();
   const std::string key = "ctrlfuse_requests_total{code=\"INVALID_ARGUMENT\",method=\"Fuse\"}";
   EXPECT_EQ(after.at(key) - (before.count(key) ? before.at(key) : 0), double(cases.size()));
+  // Each failure counted once, its reason from the status code.
+  const std::string invalid = "ctrlfuse_failures_total{reason=\"invalid\"}";
+  EXPECT_EQ(after.at(invalid) - (before.count(invalid) ? before.at(invalid) : 0), double(cases.size()));
   // Nothing broke: the same client still gets answers.
   EXPECT_TRUE(c->Fuse(good).ok());
 }

@@ -1,5 +1,6 @@
-#include "model/checkpoint/torch_pickle.h"
-
+// torch.save's zip format, read: the unpickler of data.pkl (only what
+// torch.save emits for state dicts) and the storages read record by record
+// straight into their tensors.
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
@@ -8,66 +9,14 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "model/checkpoint/pickle_opcodes.h"
+#include "model/checkpoint/storage_types.h"
+#include "model/checkpoint/torch_pickle.h"
+
 namespace ctrlfuse::model::ckpt {
-
-PyPtr PyValue::Get(const std::string& key) const {
-  for (const auto& [k, v] : dict)
-    if (k->kind == Kind::kString && k->s == key) return v;
-  return nullptr;
-}
-
-std::string PyValue::TypeName() const {
-  static const char* names[] = {"None", "bool", "int", "float", "str", "tuple", "list", "dict", "tensor", "global"};
-  return names[static_cast<int>(kind)];
-}
-
 namespace {
 
-PyPtr Make(PyValue::Kind k) {
-  auto v = std::make_shared<PyValue>();
-  v->kind = k;
-  return v;
-}
-
-// Storage class name (torch.FloatStorage, ...) -> dtype.
-torch::ScalarType StorageDtype(const std::string& global) {
-  static const std::map<std::string, torch::ScalarType> kTypes = {
-      {"torch.FloatStorage", torch::kFloat32}, {"torch.DoubleStorage", torch::kFloat64},
-      {"torch.HalfStorage", torch::kFloat16},  {"torch.BFloat16Storage", torch::kBFloat16},
-      {"torch.LongStorage", torch::kInt64},    {"torch.IntStorage", torch::kInt32},
-      {"torch.ShortStorage", torch::kInt16},   {"torch.CharStorage", torch::kInt8},
-      {"torch.ByteStorage", torch::kUInt8},    {"torch.BoolStorage", torch::kBool}};
-  auto it = kTypes.find(global);
-  if (it == kTypes.end()) throw std::runtime_error("unsupported storage type " + global);
-  return it->second;
-}
-
-std::string StorageName(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32:
-      return "FloatStorage";
-    case torch::kFloat64:
-      return "DoubleStorage";
-    case torch::kFloat16:
-      return "HalfStorage";
-    case torch::kBFloat16:
-      return "BFloat16Storage";
-    case torch::kInt64:
-      return "LongStorage";
-    case torch::kInt32:
-      return "IntStorage";
-    case torch::kInt16:
-      return "ShortStorage";
-    case torch::kInt8:
-      return "CharStorage";
-    case torch::kUInt8:
-      return "ByteStorage";
-    case torch::kBool:
-      return "BoolStorage";
-    default:
-      throw std::runtime_error("cannot write tensors of this dtype");
-  }
-}
+PyPtr Make(PyValue::Kind k) { return MakeValue(k); }
 
 std::vector<int64_t> IntList(const PyValue& v, const char* what) {
   if (v.kind != PyValue::Kind::kTuple && v.kind != PyValue::Kind::kList)
@@ -87,39 +36,39 @@ class Unpickler {
 
   PyPtr Run() {
     while (true) {
-      const uint8_t op = Byte();
+      const auto op = static_cast<PickleOp>(Byte());
       switch (op) {
-        case 0x80:
+        case PickleOp::kProto:
           Byte();
-          break;  // PROTO
-        case 0x95:
+          break;
+        case PickleOp::kFrame:
           Read(8);
-          break;  // FRAME
-        case '(':
+          break;
+        case PickleOp::kMark:
           marks_.push_back(stack_.size());
-          break;  // MARK
-        case '.':
-          return Pop();  // STOP
-        case 'N':
+          break;
+        case PickleOp::kStop:
+          return Pop();
+        case PickleOp::kNone:
           stack_.push_back(Make(PyValue::Kind::kNone));
           break;
-        case 0x88:
-        case 0x89: {  // NEWTRUE / NEWFALSE
+        case PickleOp::kNewTrue:
+        case PickleOp::kNewFalse: {
           auto v = Make(PyValue::Kind::kBool);
-          v->b = op == 0x88;
+          v->b = op == PickleOp::kNewTrue;
           stack_.push_back(v);
           break;
         }
-        case 'K':
+        case PickleOp::kBinInt1:
           PushInt(Byte());
-          break;  // BININT1
-        case 'M':
+          break;
+        case PickleOp::kBinInt2:
           PushInt(Le(2));
-          break;  // BININT2
-        case 'J':
+          break;
+        case PickleOp::kBinInt:
           PushInt(static_cast<int32_t>(Le(4)));
-          break;      // BININT
-        case 0x8a: {  // LONG1
+          break;
+        case PickleOp::kLong1: {
           const int n = Byte();
           if (n > 8) throw std::runtime_error("pickle: integer wider than 64 bits");
           uint64_t u = n ? Le(n) : 0;
@@ -127,7 +76,7 @@ class Unpickler {
           PushInt(static_cast<int64_t>(u));
           break;
         }
-        case 'G': {  // BINFLOAT (big-endian)
+        case PickleOp::kBinFloat: {  // big-endian
           uint64_t u = 0;
           for (char c : Read(8)) u = (u << 8) | uint8_t(c);
           auto v = Make(PyValue::Kind::kFloat);
@@ -135,31 +84,33 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 'X':  // BINUNICODE
-        case 'T':  // BINSTRING
-        case 'B':  // BINBYTES
+        case PickleOp::kBinUnicode:
+        case PickleOp::kBinString:
+        case PickleOp::kBinBytes:
           PushString(Read(Le(4)));
           break;
-        case 0x8c:  // SHORT_BINUNICODE
-        case 'U':   // SHORT_BINSTRING
-        case 'C':   // SHORT_BINBYTES
+        case PickleOp::kShortBinUnicode:
+        case PickleOp::kShortBinString:
+        case PickleOp::kShortBinBytes:
           PushString(Read(Byte()));
           break;
-        case '}':
+        case PickleOp::kEmptyDict:
           stack_.push_back(Make(PyValue::Kind::kDict));
           break;
-        case ']':
+        case PickleOp::kEmptyList:
           stack_.push_back(Make(PyValue::Kind::kList));
           break;
-        case ')':
+        case PickleOp::kEmptyTuple:
           stack_.push_back(Make(PyValue::Kind::kTuple));
           break;
-        case 't':
-        case 'l':
-        case 'd': {  // TUPLE / LIST / DICT
+        case PickleOp::kTuple:
+        case PickleOp::kList:
+        case PickleOp::kDict: {
           auto items = PopMark();
-          auto v = Make(op == 't' ? PyValue::Kind::kTuple : op == 'l' ? PyValue::Kind::kList : PyValue::Kind::kDict);
-          if (op == 'd') {
+          auto v = Make(op == PickleOp::kTuple  ? PyValue::Kind::kTuple
+                        : op == PickleOp::kList ? PyValue::Kind::kList
+                                                : PyValue::Kind::kDict);
+          if (op == PickleOp::kDict) {
             for (size_t k = 0; k + 1 < items.size(); k += 2) v->dict.emplace_back(items[k], items[k + 1]);
           } else {
             v->items = std::move(items);
@@ -167,55 +118,55 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 0x85:
-        case 0x86:
-        case 0x87: {  // TUPLE1..3
-          const int n = op - 0x84;
+        case PickleOp::kTuple1:
+        case PickleOp::kTuple2:
+        case PickleOp::kTuple3: {
+          const int n = int(op) - int(PickleOp::kTuple1) + 1;
           auto v = Make(PyValue::Kind::kTuple);
           v->items.assign(stack_.end() - Need(n), stack_.end());
           stack_.resize(stack_.size() - n);
           stack_.push_back(v);
           break;
         }
-        case 'q':
+        case PickleOp::kBinPut:
           memo_[Byte()] = Top();
-          break;  // BINPUT
-        case 'r':
+          break;
+        case PickleOp::kLongBinPut:
           memo_[Le(4)] = Top();
-          break;  // LONG_BINPUT
-        case 0x94:
+          break;
+        case PickleOp::kMemoize:
           memo_[memo_.size()] = Top();
-          break;  // MEMOIZE
-        case 'h':
+          break;
+        case PickleOp::kBinGet:
           stack_.push_back(Memo(Byte()));
-          break;  // BINGET
-        case 'j':
+          break;
+        case PickleOp::kLongBinGet:
           stack_.push_back(Memo(Le(4)));
-          break;     // LONG_BINGET
-        case 'a': {  // APPEND
+          break;
+        case PickleOp::kAppend: {
           auto v = Pop();
           Container(PyValue::Kind::kList)->items.push_back(v);
           break;
         }
-        case 'e': {  // APPENDS
+        case PickleOp::kAppends: {
           auto items = PopMark();
           auto& dst = Container(PyValue::Kind::kList)->items;
           dst.insert(dst.end(), items.begin(), items.end());
           break;
         }
-        case 's': {  // SETITEM
+        case PickleOp::kSetItem: {
           auto v = Pop();
           auto k = Pop();
           Container(PyValue::Kind::kDict)->dict.emplace_back(k, v);
           break;
         }
-        case 'u': {  // SETITEMS
+        case PickleOp::kSetItems: {
           auto items = PopMark();
           auto d = Container(PyValue::Kind::kDict);
           for (size_t k = 0; k + 1 < items.size(); k += 2) d->dict.emplace_back(items[k], items[k + 1]);
           break;
         }
-        case 'c': {  // GLOBAL
+        case PickleOp::kGlobal: {
           std::string module = Line(), name = Line();
           auto v = Make(PyValue::Kind::kGlobal);
           v->s = module;
@@ -224,29 +175,29 @@ class Unpickler {
           stack_.push_back(v);
           break;
         }
-        case 0x93: {  // STACK_GLOBAL
+        case PickleOp::kStackGlobal: {
           auto name = Pop(), module = Pop();
           auto v = Make(PyValue::Kind::kGlobal);
           v->s = module->s + "." + name->s;
           stack_.push_back(v);
           break;
         }
-        case 'R': {  // REDUCE
+        case PickleOp::kReduce: {
           auto args = Pop();
           auto fn = Pop();
           stack_.push_back(Call(*fn, *args));
           break;
         }
-        case 0x81: {  // NEWOBJ
+        case PickleOp::kNewObj: {
           auto args = Pop();
           auto cls = Pop();
           stack_.push_back(Call(*cls, *args));
           break;
         }
-        case 'b':
+        case PickleOp::kBuild:  // the state of an OrderedDict (_metadata) is not needed
           Pop();
-          break;     // BUILD: state of an OrderedDict (_metadata) is not needed
-        case 'Q': {  // BINPERSID
+          break;
+        case PickleOp::kBinPersId: {
           auto pid = Pop();
           stack_.push_back(LoadStorage(*pid));
           break;
@@ -399,120 +350,6 @@ class Unpickler {
   std::unordered_map<std::string, torch::Tensor> storages_;
 };
 
-// --- writer -------------------------------------------------------------
-
-class Pickler {
- public:
-  std::string out;
-  std::vector<torch::Tensor> storages;
-
-  void Dump(const PyValue& v) {
-    out += "\x80\x02";
-    Write(v);
-    out += '.';
-  }
-
- private:
-  void Str(const std::string& s) {
-    out += 'X';
-    Le(s.size(), 4);
-    out += s;
-  }
-  void Le(uint64_t u, int n) {
-    for (int k = 0; k < n; ++k) out += char((u >> (8 * k)) & 0xff);
-  }
-  void Int(int64_t i) {
-    if (i >= 0 && i < 256) {
-      out += 'K';
-      Le(i, 1);
-    } else if (i >= INT32_MIN && i <= INT32_MAX) {
-      out += 'J';
-      Le(uint32_t(int32_t(i)), 4);
-    } else {
-      out += "\x8a\x08";
-      Le(uint64_t(i), 8);
-    }
-  }
-  void IntTuple(const c10::IntArrayRef& xs) {
-    out += '(';
-    for (auto x : xs) Int(x);
-    out += 't';
-  }
-  void Write(const PyValue& v) {
-    switch (v.kind) {
-      case PyValue::Kind::kNone:
-        out += 'N';
-        break;
-      case PyValue::Kind::kBool:
-        out += v.b ? '\x88' : '\x89';
-        break;
-      case PyValue::Kind::kInt:
-        Int(v.i);
-        break;
-      case PyValue::Kind::kFloat: {
-        uint64_t u;
-        std::memcpy(&u, &v.f, 8);
-        out += 'G';
-        for (int k = 7; k >= 0; --k) out += char((u >> (8 * k)) & 0xff);
-        break;
-      }
-      case PyValue::Kind::kString:
-        Str(v.s);
-        break;
-      case PyValue::Kind::kTuple:
-        if (v.items.empty()) {
-          out += ')';
-        } else {
-          out += '(';
-          for (const auto& it : v.items) Write(*it);
-          out += 't';
-        }
-        break;
-      case PyValue::Kind::kList:
-        out += ']';
-        if (!v.items.empty()) {
-          out += '(';
-          for (const auto& it : v.items) Write(*it);
-          out += 'e';
-        }
-        break;
-      case PyValue::Kind::kDict:
-        out += "ccollections\nOrderedDict\n)R";
-        if (!v.dict.empty()) {
-          out += '(';
-          for (const auto& [k, val] : v.dict) {
-            Write(*k);
-            Write(*val);
-          }
-          out += 'u';
-        }
-        break;
-      case PyValue::Kind::kTensor: {
-        auto t = v.tensor.detach().to(torch::kCPU).contiguous();
-        const std::string key = std::to_string(storages.size());
-        storages.push_back(t);
-        out += "ctorch._utils\n_rebuild_tensor_v2\n(";
-        out += "(";
-        Str("storage");
-        out += "ctorch\n" + StorageName(t.scalar_type()) + "\n";
-        Str(key);
-        Str("cpu");
-        Int(t.numel());
-        out += "tQ";
-        Int(0);
-        IntTuple(t.sizes());
-        IntTuple(t.strides());
-        out += "\x89";
-        out += "ccollections\nOrderedDict\n)R";
-        out += "tR";
-        break;
-      }
-      case PyValue::Kind::kGlobal:
-        throw std::runtime_error("cannot write a global");
-    }
-  }
-};
-
 }  // namespace
 
 PyPtr ReadTorchFile(const std::string& path) {
@@ -538,45 +375,6 @@ PyPtr ReadTorchFile(const std::string& path) {
     throw std::runtime_error(path + ": unreadable zip archive (" + msg.substr(0, msg.find('\n')) +
                              "); the file may be truncated");
   }
-}
-
-PyPtr MakeString(const std::string& s) {
-  auto v = Make(PyValue::Kind::kString);
-  v->s = s;
-  return v;
-}
-PyPtr MakeInt(int64_t i) {
-  auto v = Make(PyValue::Kind::kInt);
-  v->i = i;
-  return v;
-}
-PyPtr MakeTensor(const torch::Tensor& t) {
-  auto v = Make(PyValue::Kind::kTensor);
-  v->tensor = t;
-  return v;
-}
-PyPtr MakeDict(std::vector<std::pair<std::string, PyPtr>> entries) {
-  auto v = Make(PyValue::Kind::kDict);
-  for (auto& [k, val] : entries) v->dict.emplace_back(MakeString(k), std::move(val));
-  return v;
-}
-
-void WriteTorchFile(const std::string& path, const PyValue& value) {
-  Pickler p;
-  p.Dump(value);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw std::runtime_error("cannot write " + path);
-  caffe2::serialize::PyTorchStreamWriter writer([&f](const void* data, size_t n) {
-    f.write(static_cast<const char*>(data), std::streamsize(n));
-    return f ? n : 0;
-  });
-  writer.writeRecord("data.pkl", p.out.data(), p.out.size());
-  for (size_t k = 0; k < p.storages.size(); ++k) {
-    const auto& t = p.storages[k];
-    writer.writeRecord("data/" + std::to_string(k), t.data_ptr(), t.numel() * t.element_size());
-  }
-  writer.writeEndOfFile();
-  if (!f) throw std::runtime_error("write failed: " + path);
 }
 
 }  // namespace ctrlfuse::model::ckpt
