@@ -48,7 +48,9 @@ query() {  # prints the value of a PromQL query's first sample, or nothing
     $PY -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 }
 fused=""
-for _ in $(seq 1 60); do
+# Prometheus scrapes on its own schedule (every 1 s here) and cannot be told
+# to scrape now: poll its API, with a bound (2 min) far above the interval.
+for _ in $(seq 1 240); do
   fused="$(query 'ctrlfuse_images_fused_total{job="ctrlfuse"}' 2>/dev/null)"
   [[ "$fused" == "4" ]] && break
   sleep 0.5
