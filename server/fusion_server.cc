@@ -86,7 +86,13 @@ void FusionServer::Drain(std::chrono::seconds grace) {
   if (drained_) return;
   drained_ = true;
   grpc_->GetHealthCheckService()->SetServingStatus(false);
-  grpc_->Shutdown(std::chrono::system_clock::now() + grace);
+  // First refuse new calls ourselves (UNAVAILABLE, which clients retry
+  // elsewhere) while the accepted ones finish; gRPC's Shutdown would cancel
+  // calls it has received but not started.
+  service_->SetServing(false);
+  const auto deadline = std::chrono::system_clock::now() + grace;
+  service_->WaitUntilIdle(absl::FromChrono(deadline));
+  grpc_->Shutdown(deadline);
   pipeline_->Stop();
 }
 

@@ -44,9 +44,9 @@ class FusionServer {
   // Starts the executors, warms up, then reports SERVING (health and the
   // service). Until then fusion calls get UNAVAILABLE.
   absl::Status WarmUpAndServe();
-  // NOT_SERVING; stops accepting calls and lets in-flight ones finish until
-  // `grace` passes (their batches keep running), cancels the rest; joins
-  // the executors.
+  // NOT_SERVING and new fusion calls refused with UNAVAILABLE; in-flight
+  // ones finish until `grace` passes (their batches keep running); then the
+  // gRPC server stops (cancelling what is left) and the executors join.
   void Drain(std::chrono::seconds grace);
 
   int port() const { return port_; }

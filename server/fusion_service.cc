@@ -36,10 +36,16 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
   if (!serving_) {
     result = absl::UnavailableError("server is not serving (warming up or draining)");
   } else {
+    {
+      absl::MutexLock lock(&answered_mu_);
+      ++in_pipeline_;
+    }
     metrics_->in_flight->Increment();
     result = pipeline_->Fuse(request, DeadlineOn(*pipeline_->clock(), context),
                              [context] { return context->IsCancelled(); });
     metrics_->in_flight->Decrement();
+    absl::MutexLock lock(&answered_mu_);
+    --in_pipeline_;
   }
   metrics_->CountCall(method, result.status());
   {
@@ -61,6 +67,15 @@ void FusionServiceImpl::WaitUntilAnswered(uint64_t n) const {
     bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->answered_ >= n; }
   } enough{this, n};
   absl::MutexLock lock(&answered_mu_, absl::Condition(&enough));
+}
+
+bool FusionServiceImpl::WaitUntilIdle(absl::Time deadline) const {
+  struct Idle {
+    const FusionServiceImpl* self;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->in_pipeline_ == 0; }
+  } idle{this};
+  absl::MutexLock lock(&answered_mu_);
+  return answered_mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
 grpc::Status FusionServiceImpl::Fuse(grpc::ServerContext* context, const v1::FuseRequest* request,

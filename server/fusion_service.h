@@ -33,6 +33,11 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // for a count: lets tests order events without sleeping.
   uint64_t answered() const;
   void WaitUntilAnswered(uint64_t n) const;
+  // Waits until no fusion call is in the pipeline (or `deadline`); true
+  // when idle. Drain uses it so that calls arriving meanwhile are refused
+  // with a retryable UNAVAILABLE by this service rather than cut off by
+  // gRPC's shutdown.
+  bool WaitUntilIdle(absl::Time deadline) const;
 
   grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request, v1::FuseResponse* response) override;
   grpc::Status FuseStream(grpc::ServerContext* context,
@@ -51,6 +56,7 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   std::atomic<bool> serving_{false};
   mutable absl::Mutex answered_mu_;
   uint64_t answered_ ABSL_GUARDED_BY(answered_mu_) = 0;
+  int64_t in_pipeline_ ABSL_GUARDED_BY(answered_mu_) = 0;
 };
 
 // absl::Status and grpc::Status share code numbers.
