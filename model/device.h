@@ -25,7 +25,7 @@ struct Placement {
 // device: "cpu", "cuda", "cuda:N"; precision: "fp32", "fp16", "bf16" (the
 // whole network cast), "amp_fp16", "amp_bf16" (autocast).
 // Returns an error message, empty on success. Half precisions are refused
-// on CPU (LibTorch 1.13's CPU kernels lack many fp16 ops).
+// on CPU: the server's CPU path is measured and tested in fp32 only.
 std::string ParsePlacement(const std::string& device, const std::string& precision, Placement* out);
 
 bool CudaAvailable();
@@ -47,10 +47,10 @@ class AutocastGuard {
   torch::ScalarType was_dtype_ = torch::kFloat32;
 };
 
-// Intra-op threads for LibTorch. 0 = one per available core. OpenBLAS runs
-// its own pool (OPENBLAS_NUM_THREADS) under LibTorch's matmuls; with
-// OMP_WAIT_POLICY=PASSIVE both at full width measured best (the pools take
-// turns rather than oversubscribing; docs/benchmarks.md).
+// Intra-op threads for LibTorch. 0 = one per available core. The wheel's
+// LibTorch runs its convolutions and its MKL matrix products on this one
+// OpenMP pool; one thread per core with OMP_WAIT_POLICY=PASSIVE (set by
+// scripts/env.sh) measured best (docs/benchmarks.md, "Thread settings").
 void ConfigureThreads(int threads);
 int IntraOpThreads();
 

@@ -38,7 +38,8 @@ torch::Tensor ToTensor(const ImageData& img, bool counts) {
     t = torch::from_blob(const_cast<uint8_t*>(img.bytes.data()), {h, w, c}, torch::kUInt8).to(torch::kFloat32);
     if (!counts) t = t / 255.0;
   } else {
-    // LibTorch 1.13 has no uint16 dtype: widen through int32.
+    // Widen through int32: LibTorch 2.x's uint16 dtype has only partial
+    // operator coverage; int32 has every op used here.
     auto wide = torch::empty({h, w, c}, torch::kInt32);
     const auto* src = reinterpret_cast<const uint16_t*>(img.bytes.data());
     auto* dst = wide.data_ptr<int32_t>();
