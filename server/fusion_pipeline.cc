@@ -80,14 +80,8 @@ absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes) {
 
 TaskResult FusionPipeline::Await(const std::shared_ptr<FuseTask>& task, std::future<TaskResult>& future) {
   while (future.wait_for(kWithdrawPoll) != std::future_status::ready) {
-    absl::Status give_up;
-    if (clock_->Now() >= task->deadline) {
-      give_up = absl::DeadlineExceededError("deadline passed while queued");
-    } else if (task->cancelled()) {
-      give_up = absl::CancelledError("client cancelled while queued");
-    } else {
-      continue;
-    }
+    absl::Status give_up = GiveUpReason(*task, clock_->Now(), "while queued");
+    if (give_up.ok()) continue;
     // Not withdrawn: a batch has it, and its result is coming.
     if (!scheduler_->Withdraw(task, give_up)) break;
   }
@@ -117,8 +111,7 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   metrics_->preprocess_seconds->Observe(Seconds(t_prepared - t_decoded));
 
   // A request given up on already (slow prompt, slow client) never queues.
-  if (clock_->Now() >= task->deadline) return absl::DeadlineExceededError("deadline passed before the request queued");
-  if (task->cancelled()) return absl::CancelledError("client cancelled before the request queued");
+  if (auto s = GiveUpReason(*task, clock_->Now(), "before the request queued"); !s.ok()) return s;
   auto future = task->promise.get_future();
   if (auto s = scheduler_->Schedule(task); !s.ok()) return s;
   metrics_->queued->Set(double(scheduler_->queued()));

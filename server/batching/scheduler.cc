@@ -43,11 +43,15 @@ void BatchScheduler::FailLocked(const TaskPtr& task, const absl::Status& status)
 
 void BatchScheduler::DropStaleLocked(SteadyTime now) {
   for (auto it = queues_.begin(); it != queues_.end();) {
-    auto dropped = it->second.RemoveIf([now](const BatchTask& t) { return now >= t.deadline || t.cancelled(); });
+    std::vector<absl::Status> reasons;  // one per dropped task, in order
+    auto dropped = it->second.RemoveIf([&](const BatchTask& t) {
+      absl::Status why = GiveUpReason(t, now, "while queued");
+      if (why.ok()) return false;
+      reasons.push_back(std::move(why));
+      return true;
+    });
     it = it->second.empty() ? queues_.erase(it) : std::next(it);
-    for (auto& t : dropped)
-      FailLocked(t, now >= t->deadline ? absl::DeadlineExceededError("deadline passed while queued")
-                                       : absl::CancelledError("client cancelled while queued"));
+    for (size_t k = 0; k < dropped.size(); ++k) FailLocked(dropped[k], reasons[k]);
   }
 }
 

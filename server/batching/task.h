@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/batching/clock.h"
 
 namespace ctrlfuse::server {
@@ -32,5 +34,15 @@ class BatchTask {
 };
 
 using TaskPtr = std::shared_ptr<BatchTask>;
+
+// Why `task` must not run at `now`: DEADLINE_EXCEEDED once its deadline
+// passed, CANCELLED once its client went away, else OK. The one rule for
+// the scheduler (when it forms a batch) and the handlers (before queueing,
+// and while waiting); `when` ends the message ("while queued").
+inline absl::Status GiveUpReason(const BatchTask& task, SteadyTime now, absl::string_view when) {
+  if (now >= task.deadline) return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
+  if (task.cancelled()) return absl::CancelledError(absl::StrCat("client cancelled ", when));
+  return absl::OkStatus();
+}
 
 }  // namespace ctrlfuse::server
