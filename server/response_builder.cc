@@ -25,18 +25,24 @@ absl::StatusOr<v1::Image> EncodeOutput(const cv::Mat& img, v1::OutputEncoding en
   return out;
 }
 
-// The engine's plane for a returned mask kind (PROMPT is not the engine's).
-const std::vector<uint8_t>* MaskPlane(const api::FusedImage& f, v1::MaskKind kind) {
-  switch (kind) {
-    case v1::MASK_KIND_FUSED:
-      return &f.mask;
-    case v1::MASK_KIND_VISIBLE:
-      return &f.mask_vis;
-    case v1::MASK_KIND_INFRARED:
-      return &f.mask_ir;
-    default:
-      return nullptr;
-  }
+// The engine's output behind each returned mask kind (PROMPT is the
+// server's own: the mask the network received): what Decode is asked for,
+// and where the plane comes back.
+struct EngineMask {
+  v1::MaskKind kind;
+  api::Output output;
+  std::vector<uint8_t> api::FusedImage::*plane;
+};
+constexpr EngineMask kEngineMasks[] = {
+    {v1::MASK_KIND_FUSED, api::Output::kMask, &api::FusedImage::mask},
+    {v1::MASK_KIND_VISIBLE, api::Output::kMaskVisible, &api::FusedImage::mask_vis},
+    {v1::MASK_KIND_INFRARED, api::Output::kMaskInfrared, &api::FusedImage::mask_ir},
+};
+
+const EngineMask* FindEngineMask(v1::MaskKind kind) {
+  for (const auto& m : kEngineMasks)
+    if (m.kind == kind) return &m;
+  return nullptr;
 }
 
 }  // namespace
@@ -45,11 +51,8 @@ std::vector<api::Output> WantedOutputs(const OutputOptions& output) {
   std::vector<api::Output> want = {api::Output::kFused};  // the grey fusion feeds the quality metrics too
   if (output.colour) want.push_back(api::Output::kFusedColour);
   for (auto kind : output.return_masks) {
-    const api::Output o = kind == v1::MASK_KIND_FUSED      ? api::Output::kMask
-                          : kind == v1::MASK_KIND_VISIBLE  ? api::Output::kMaskVisible
-                          : kind == v1::MASK_KIND_INFRARED ? api::Output::kMaskInfrared
-                                                           : api::Output::kFused;
-    if (std::find(want.begin(), want.end(), o) == want.end()) want.push_back(o);
+    const EngineMask* m = FindEngineMask(kind);
+    if (m && std::find(want.begin(), want.end(), m->output) == want.end()) want.push_back(m->output);
   }
   return want;
 }
@@ -75,8 +78,8 @@ absl::StatusOr<v1::FuseResponse> ResponseBuilder::Build(const ParsedRequest& p, 
     cv::Mat m;
     if (kind == v1::MASK_KIND_PROMPT) {
       m = prompt_mask.empty() ? cv::Mat(size, CV_8UC1, cv::Scalar(0)) : prompt_mask;
-    } else if (const auto* v = MaskPlane(f, kind)) {
-      m = plane(*v, 1);
+    } else if (const EngineMask* e = FindEngineMask(kind)) {
+      m = plane(f.*(e->plane), 1);
     } else {
       continue;
     }
