@@ -38,14 +38,12 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
   } else {
     {
       absl::MutexLock lock(&answered_mu_);
-      ++in_pipeline_;
+      metrics_->in_flight->Set(double(++in_pipeline_));  // the gauge shows this one count
     }
-    metrics_->in_flight->Increment();
     result = pipeline_->Fuse(request, DeadlineOn(*pipeline_->clock(), context),
                              [context] { return context->IsCancelled(); });
-    metrics_->in_flight->Decrement();
     absl::MutexLock lock(&answered_mu_);
-    --in_pipeline_;
+    metrics_->in_flight->Set(double(--in_pipeline_));
   }
   metrics_->CountCall(method, result.status());
   {
