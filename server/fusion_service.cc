@@ -59,19 +59,13 @@ uint64_t FusionServiceImpl::answered() const {
 }
 
 void FusionServiceImpl::WaitUntilAnswered(uint64_t n) const {
-  struct Enough {
-    const FusionServiceImpl* self;
-    uint64_t n;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->answered_ >= n; }
-  } enough{this, n};
-  absl::MutexLock lock(&answered_mu_, absl::Condition(&enough));
+  // Conditions are evaluated with the mutex held, which the analysis cannot see.
+  const auto reached = [this, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return answered_ >= n; };
+  absl::MutexLock lock(&answered_mu_, absl::Condition(&reached));
 }
 
 bool FusionServiceImpl::WaitUntilIdle(absl::Time deadline) const {
-  struct Idle {
-    const FusionServiceImpl* self;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->in_pipeline_ == 0; }
-  } idle{this};
+  const auto idle = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return in_pipeline_ == 0; };
   absl::MutexLock lock(&answered_mu_);
   return answered_mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }

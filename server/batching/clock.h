@@ -22,13 +22,15 @@ class Clock {
   // `mu` is released by another thread, as absl::Mutex::Await does) or
   // `until` passes in this clock's time, then re-acquires it. May return
   // early; callers re-check their state.
-  virtual void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until) = 0;
+  virtual void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) = 0;
 };
 
 class RealClock : public Clock {
  public:
   SteadyTime Now() const override { return std::chrono::steady_clock::now(); }
-  void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until) override {
+  void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, SteadyTime until) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (until == SteadyTime::max()) {
       mu->Await(wake);
     } else {

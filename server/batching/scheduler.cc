@@ -102,11 +102,9 @@ std::optional<Batch> BatchScheduler::NextBatch() {
     SteadyTime wake = SteadyTime::max();
     for (auto& [key, q] : queues_)
       if (!q.empty()) wake = std::min(wake, q.ReadyAt(options_.max_queue_delay));
-    struct Changed {
-      const BatchScheduler* self;
-      uint64_t seen;
-      bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->version_ != seen; }
-    } changed{this, version_};
+    const uint64_t seen = version_;
+    // Evaluated with mu_ held (absl::Condition), which the analysis cannot see.
+    const auto changed = [this, seen]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return version_ != seen; };
     clock_->WaitUntil(&mu_, absl::Condition(&changed), wake);
   }
 }
@@ -123,12 +121,8 @@ size_t BatchScheduler::queued() const {
 }
 
 void BatchScheduler::WaitUntilQueued(size_t n) const {
-  struct Is {
-    const BatchScheduler* self;
-    size_t n;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->queued_ == n; }
-  } is{this, n};
-  absl::MutexLock lock(&mu_, absl::Condition(&is));
+  const auto reached = [this, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return queued_ == n; };
+  absl::MutexLock lock(&mu_, absl::Condition(&reached));
 }
 
 }  // namespace ctrlfuse::server

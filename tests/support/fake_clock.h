@@ -38,17 +38,13 @@ class FakeClock : public server::Clock {
     --advancing_;
   }
 
-  void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, server::SteadyTime until) override {
+  void WaitUntil(absl::Mutex* mu, const absl::Condition& wake, server::SteadyTime until) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     {
       absl::MutexLock l(&mu_);
       waiters_.push_back(mu);
     }
-    struct Ready {
-      const FakeClock* clock;
-      const absl::Condition* wake;
-      server::SteadyTime until;
-      bool operator()() const { return clock->Now() >= until || wake->Eval(); }
-    } ready{this, &wake, until};
+    const auto ready = [this, &wake, until] { return Now() >= until || wake.Eval(); };
     mu->Await(absl::Condition(&ready));
     // Unregister without holding `mu` (Advance may be taking it), and only
     // once no Advance still holds a pointer to it.
@@ -69,11 +65,7 @@ class FakeClock : public server::Clock {
   // Blocks until `n` threads wait on this clock.
   void BlockUntilWaiters(size_t n) {
     absl::MutexLock l(&mu_);
-    struct Enough {
-      const std::vector<absl::Mutex*>* w;
-      size_t n;
-      bool operator()() const { return w->size() >= n; }
-    } enough{&waiters_, n};
+    const auto enough = [this, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return waiters_.size() >= n; };
     mu_.Await(absl::Condition(&enough));
   }
 

@@ -38,11 +38,7 @@ class FakeFusionEngine : public api::FusionEngine {
   }
   // Blocks until `n` Encode calls wait at the gate.
   void WaitUntilWaiting(int n) {
-    struct Enough {
-      const FakeFusionEngine* engine;
-      int n;
-      bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return engine->waiting_ >= n; }
-    } enough{this, n};
+    const auto enough = [this, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return waiting_ >= n; };
     absl::MutexLock l(&mu_, absl::Condition(&enough));
   }
   // Pairs encoded so far (warm-up included).
