@@ -15,11 +15,11 @@ cpu() {  # user+system CPU seconds of process $1
   /usr/bin/python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"
 }
 run() {  # server binary -> "images/s p50_ms server-CPU-seconds-per-image"
-  rm -f "$T/out" "$T/log"  # a stale "ready" line would end the wait below at once
+  rm -f "$T/out" "$T/log"  # the wait below must read this server's log only
   "$1" --port 0 --metrics_port -1 --host 127.0.0.1 --warmup_sizes 320x240 --max_batch_size "$MB" \
     --max_queue_delay_ms 20 --cache_mb 0 >"$T/out" 2>"$T/log" &
   PID=$!
-  timeout 300 grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$PID" "$T/log" 2>/dev/null)
+  wait_until_serving "$PID" "$T/log"
   local port cpu0 cpu1
   port="$(awk '/^port /{print $2}' "$T/out")"
   cpu0="$(cpu "$PID")"

@@ -17,7 +17,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
   >"$OUT/server.out" 2>"$OUT/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do grep -q "ready: SERVING" "$OUT/server.log" && break; sleep 0.2; done
+wait_until_serving "$PID" "$OUT/server.log"
 PORT="$(awk '/^port /{print $2}' "$OUT/server.out")"
 "$B/client/ctrlfuse-client" --server "127.0.0.1:$PORT" batch --ir_dir "$OUT/scenes/ir" --vis_dir "$OUT/scenes/vi" \
   --mask_dir "$OUT/scenes/mask" --out_dir "$OUT/model" --masks=false --concurrency 4 >/dev/null

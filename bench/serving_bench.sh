@@ -7,15 +7,16 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 B="${1:-$BUILD_DIR}"
 T="$(mktemp -d)"
-trap 'kill -TERM ${PID:-0} 2>/dev/null || true; rm -rf "$T"' EXIT
+trap '[[ -n "${PID:-}" ]] && kill -TERM "$PID" 2>/dev/null; rm -rf "$T"' EXIT
 "$B/tools/ctrlfuse-scenes" --out "$T/s" --count 16 --width 320 --height 240 >/dev/null
 IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
 
 start_server() {  # args: extra flags
+  rm -f "$T/out" "$T/log"  # the previous server's "ready" line and port must not be read
   "$B/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 320x240 "$@" \
     >"$T/out" 2>"$T/log" &
   PID=$!
-  for _ in $(seq 1 600); do grep -q "ready: SERVING" "$T/log" && break; sleep 0.2; done
+  wait_until_serving "$PID" "$T/log"
   PORT="$(awk '/^port /{print $2}' "$T/out")"
 }
 stop_server() { kill -TERM "$PID"; wait "$PID" || true; }

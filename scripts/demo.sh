@@ -34,12 +34,8 @@ fi
   --max_batch_size 4 --max_queue_delay_ms 10 --warmup_sizes 320x240 >"$OUT/server.out" 2>"$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-  grep -q "ready: SERVING" "$OUT/server.log" 2>/dev/null && break
-  kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; echo "demo: server failed to start" >&2; exit 1; }
-  sleep 0.2
-done
-grep -q "ready: SERVING" "$OUT/server.log" || { echo "demo: server not ready after 120 s" >&2; exit 1; }
+wait_until_serving "$SERVER_PID" "$OUT/server.log" 120 ||
+  { cat "$OUT/server.log"; echo "demo: server exited or was not ready after 120 s" >&2; exit 1; }
 echo "demo: server ready on 127.0.0.1:$PORT"
 
 CLIENT=("$BIN/client/ctrlfuse-client" --server "127.0.0.1:$PORT")

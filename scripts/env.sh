@@ -14,3 +14,11 @@ REQS_HASH="$(sha256sum "$ROOT/scripts/requirements.txt" | cut -c1-12)"
 VENV="${CTRLFUSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/venv-$REQS_HASH}"
 PY="$VENV/bin/python"
 export ROOT BUILD_DIR VENV PY
+
+# Blocks until the ctrlfuse-server with pid $1 has written "ready: SERVING"
+# to its log $2; false if the server exits first or ${3:-300} s pass. The
+# log must be the new server's own (a removed or fresh file): a line left
+# from an earlier run would end the wait at once.
+wait_until_serving() {
+  timeout "${3:-300}" grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$1" "$2" 2>/dev/null)
+}

@@ -2,6 +2,7 @@
 # ctrlfuse-client's commands (fuse, batch, stream, load, info) against a
 # real ctrlfuse-server process on localhost. Usage: client_cli_test.sh BUILD_DIR
 set -uo pipefail
+source "$(dirname "$0")/../../scripts/env.sh"
 BUILD="$1"
 T="$(mktemp -d)"
 PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
@@ -18,8 +19,7 @@ size_of() { $PY -c "from PIL import Image; im=Image.open('$1'); print('%dx%d' % 
   --max_batch_size 4 >"$T/server.out" 2>"$T/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; rm -rf "$T"' EXIT
-# Blocks until the server logs that it is SERVING (or exits, or 5 minutes pass).
-timeout 300 grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$PID" "$T/server.log" 2>/dev/null)
+wait_until_serving "$PID" "$T/server.log"
 PORT="$(awk '/^port /{print $2}' "$T/server.out")"
 C=("$BUILD/client/ctrlfuse-client" --server "127.0.0.1:$PORT" --retries 0)
 

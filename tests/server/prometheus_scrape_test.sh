@@ -3,6 +3,7 @@
 # the exposition (naming and format rules), and the scraped counters equal
 # what this test sent. Usage: prometheus_scrape_test.sh BUILD_DIR
 set -uo pipefail
+source "$(dirname "$0")/../../scripts/env.sh"
 BUILD="$1"
 T="$(mktemp -d)"
 PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
@@ -15,8 +16,7 @@ trap cleanup EXIT
 "$BUILD/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 64x48 \
   >"$T/server.out" 2>"$T/server.log" &
 SPID=$!
-# Blocks until the server logs that it is SERVING (or exits, or 5 minutes pass).
-timeout 300 grep -q -m1 "ready: SERVING" <(tail -n +1 -F --pid "$SPID" "$T/server.log" 2>/dev/null)
+wait_until_serving "$SPID" "$T/server.log"
 PORT="$(awk '/^port /{print $2}' "$T/server.out")"
 MPORT="$(awk '/^metrics_port /{print $2}' "$T/server.out")"
 C=("$BUILD/client/ctrlfuse-client" --server "127.0.0.1:$PORT" --retries 0)
