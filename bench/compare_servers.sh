@@ -9,7 +9,8 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 A="$1" B_SRV="$2" ROUNDS="${3:-3}" MB="${4:-1}"
 T="$(mktemp -d)"
-trap '[[ -n "${PID:-}" ]] && kill -TERM "$PID" 2>/dev/null; rm -rf "$T"' EXIT
+# Only a server this script started (`kill 0` would signal the whole group).
+trap '{ [[ -n "${PID:-}" ]] && kill -TERM "$PID"; } 2>/dev/null || true; rm -rf "$T"' EXIT
 "$BUILD_DIR/tools/ctrlfuse-scenes" --out "$T/s" --count 16 --width 320 --height 240 >/dev/null
 cpu() {  # user+system CPU seconds of process $1
   /usr/bin/python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"

@@ -7,7 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 B="${1:-$BUILD_DIR}"
 T="$(mktemp -d)"
-trap '[[ -n "${PID:-}" ]] && kill -TERM "$PID" 2>/dev/null; rm -rf "$T"' EXIT
+# Only a server this script started (`kill 0` would signal the whole group).
+trap '{ [[ -n "${PID:-}" ]] && kill -TERM "$PID"; } 2>/dev/null || true; rm -rf "$T"' EXIT
 "$B/tools/ctrlfuse-scenes" --out "$T/s" --count 16 --width 320 --height 240 >/dev/null
 IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
 
