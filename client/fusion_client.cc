@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "image/codec.h"
 
 namespace ctrlfuse::client {
@@ -32,7 +33,11 @@ absl::StatusOr<std::unique_ptr<FusionClient>> FusionClient::Create(const ClientO
     }
     creds = grpc::SslCredentials(ssl);
   }
+  if (options.load_balancing != "round_robin" && options.load_balancing != "pick_first")
+    return absl::InvalidArgumentError(
+        absl::StrCat("load_balancing: '", options.load_balancing, "' is not round_robin or pick_first"));
   grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName(options.load_balancing);
   args.SetMaxReceiveMessageSize(int(options.max_message_bytes));
   args.SetMaxSendMessageSize(int(options.max_message_bytes));
   auto channel = grpc::CreateCustomChannel(options.address, creds, args);
@@ -71,6 +76,17 @@ absl::StatusOr<v1::ModelInfo> FusionClient::GetModelInfo() {
   grpc::Status s = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
   if (!s.ok()) return FromGrpc(s);
   return info;
+}
+
+absl::StatusOr<std::string> FusionClient::Health(const std::string& service) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status s = grpc::health::v1::Health::NewStub(channel_)->Check(&context, request, &response);
+  if (!s.ok()) return FromGrpc(s);
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
 absl::Status FusionClient::FuseStream(const std::vector<v1::FuseRequest>& requests,

@@ -1,6 +1,15 @@
 // Client library for ctrlfuse.v1.FusionService, used by ctrlfuse-client,
-// the tests and the benchmarks: channel setup (plain or TLS), per-call
-// deadlines, and retries with exponential backoff for UNAVAILABLE.
+// the tests and the benchmarks: channel setup (plain or TLS), client-side
+// load balancing, per-call deadlines, retries with exponential backoff for
+// UNAVAILABLE, and grpc.health.v1 checks.
+//
+// Load balancing: with a `dns:///name:port` target (a Kubernetes headless
+// Service) the resolver returns every pod's address, and the default
+// round_robin policy spreads calls over all of them, connecting to new pods
+// as DNS reports them; `pick_first` sends everything to one.
+//
+// Thread-safety: a FusionClient may be used from several threads at once
+// (gRPC stubs and channels are thread-safe).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +33,7 @@ struct ClientOptions {
   int retries = 3;               // extra attempts after UNAVAILABLE
   double backoff_seconds = 0.1;  // first backoff, doubled each retry (with jitter)
   int64_t max_message_bytes = 64ll << 20;
+  std::string load_balancing = "round_robin";  // gRPC LB policy: round_robin or pick_first
 };
 
 class FusionClient {
@@ -32,6 +42,9 @@ class FusionClient {
 
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request);
   absl::StatusOr<v1::ModelInfo> GetModelInfo();
+  // grpc.health.v1 Check for `service` ("" = the whole server): "SERVING",
+  // "NOT_SERVING", ... or the call's error.
+  absl::StatusOr<std::string> Health(const std::string& service = "");
   // Sends all requests on one stream, calls on_response for each response
   // in order; returns the stream's final status.
   absl::Status FuseStream(const std::vector<v1::FuseRequest>& requests,

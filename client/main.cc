@@ -47,6 +47,10 @@ ABSL_FLAG(double, rate, 0, "load: requests per second (0 = closed loop at --conc
 ABSL_FLAG(double, duration, 0, "load: seconds to run (0 = use --count).");
 ABSL_FLAG(int64_t, count, 100, "load: number of requests.");
 ABSL_FLAG(bool, json, false, "load/info: print JSON.");
+ABSL_FLAG(std::string, load_balancing, "round_robin",
+          "gRPC load balancing over the addresses --server resolves to: round_robin (every pod of a "
+          "dns:/// headless Service) or pick_first.");
+ABSL_FLAG(std::string, health_service, "", "health: the service to check (empty: the whole server).");
 
 namespace {
 using namespace ctrlfuse;
@@ -234,6 +238,14 @@ int RunLoad(client::FusionClient& c) {
   return report.codes.size() == 1 && report.codes.count("OK") ? 0 : 1;
 }
 
+// Exit 0 only when SERVING: a container HEALTHCHECK or an exec probe.
+int RunHealth(client::FusionClient& c) {
+  auto status = c.Health(absl::GetFlag(FLAGS_health_service));
+  if (!status.ok()) return Fail(status.status());
+  std::cout << *status << "\n";
+  return *status == "SERVING" ? 0 : 1;
+}
+
 int RunInfo(client::FusionClient& c) {
   auto info = c.GetModelInfo();
   if (!info.ok()) return Fail(info.status());
@@ -250,7 +262,10 @@ int main(int argc, char** argv) {
       "  stream  --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out]   (frames in file-name order)\n"
       "  load    --ir A --vis B [--mask M] | --ir_dir D --vis_dir D [--mask_dir D]\n"
       "          [--concurrency 8 | --rate R] [--duration S | --count N] [--json]\n"
-      "  info    the server's model and limits");
+      "  info    the server's model and limits\n"
+      "  health  grpc.health.v1 check: prints the status, exit 0 only when SERVING\n"
+      "--server takes any gRPC target: host:port, dns:///name:port (all addresses, round-robin),\n"
+      "ipv4:a:p,b:q, unix:path.");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << std::endl;
@@ -264,6 +279,7 @@ int main(int argc, char** argv) {
   o.key_file = absl::GetFlag(FLAGS_key);
   o.deadline_seconds = absl::GetFlag(FLAGS_deadline);
   o.retries = absl::GetFlag(FLAGS_retries);
+  o.load_balancing = absl::GetFlag(FLAGS_load_balancing);
   auto c = client::FusionClient::Create(o);
   if (!c.ok()) return Fail(c.status());
   if (command == "fuse") return RunFuse(**c);
@@ -271,6 +287,7 @@ int main(int argc, char** argv) {
   if (command == "stream") return RunStream(**c);
   if (command == "load") return RunLoad(**c);
   if (command == "info") return RunInfo(**c);
+  if (command == "health") return RunHealth(**c);
   std::cerr << "unknown command '" << command << "'\n" << absl::ProgramUsageMessage() << std::endl;
   return 2;
 }

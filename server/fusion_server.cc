@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "quality/metrics.h"
 #include "server/prompts/prompt_kind.h"
@@ -50,7 +51,13 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   s->metrics_.WatchEncodeCache(s->pipeline_->cache());
   if (options.metrics_port >= 0) {
     const std::string address = absl::StrCat(options.host, ":", options.metrics_port);
-    if (auto err = s->metrics_.Serve(address); !err.empty()) return absl::UnavailableError(err);
+    if (auto st = s->metrics_.Serve(address); !st.ok()) return st;
+  }
+  // GPU series only where the model runs on one (NVML would also answer on
+  // a GPU node whose server runs on the CPU).
+  if (absl::StartsWith(info.device, "cuda")) {
+    std::string why;
+    if (!s->metrics_.WatchGpus(&why)) s->gpu_metrics_unavailable_ = why;
   }
   s->model_info_ = BuildModelInfo(info, options);
   s->service_ =
@@ -79,12 +86,15 @@ absl::Status FusionServer::WarmUpAndServe() {
     if (auto s = pipeline_->Warmup(warmup_sizes_); !s.ok()) return s;
   service_->SetServing(true);
   grpc_->GetHealthCheckService()->SetServingStatus(true);
+  metrics_.SetServing(true);
   return absl::OkStatus();
 }
 
 void FusionServer::Drain(std::chrono::seconds grace) {
   if (drained_) return;
   drained_ = true;
+  metrics_.SetDraining(true);
+  metrics_.SetServing(false);
   grpc_->GetHealthCheckService()->SetServingStatus(false);
   // First refuse new calls ourselves (UNAVAILABLE, which clients retry
   // elsewhere) while the accepted ones finish; gRPC's Shutdown would cancel

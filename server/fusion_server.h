@@ -55,6 +55,9 @@ class FusionServer {
   FusionPipeline& pipeline() { return *pipeline_; }
   FusionServiceImpl& service() { return *service_; }
   const v1::ModelInfo& model_info() const { return model_info_; }
+  // Why the GPU metrics are missing on a CUDA device (NVML not loadable);
+  // empty when they are exported or the model runs on the CPU.
+  const std::string& gpu_metrics_unavailable() const { return gpu_metrics_unavailable_; }
 
  private:
   FusionServer() = default;
@@ -70,6 +73,7 @@ class FusionServer {
   bool warm_up_ = true;
   int port_ = 0;
   bool drained_ = false;
+  std::string gpu_metrics_unavailable_;
 };
 
 // What GetModelInfo answers: the engine's model, the limits, and the kinds

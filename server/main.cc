@@ -64,8 +64,11 @@ int main(int argc, char** argv) {
     Log(server.status().message());
     return 1;
   }
+  if (!(*server)->gpu_metrics_unavailable().empty())
+    Log(absl::StrCat("no GPU metrics: ", (*server)->gpu_metrics_unavailable()));
   if ((*server)->metrics_port() > 0) {
-    Log(absl::StrCat("metrics on http://", server_options->host, ":", (*server)->metrics_port(), "/metrics"));
+    Log(absl::StrCat("metrics on http://", server_options->host, ":", (*server)->metrics_port(),
+                     "/metrics (also /healthz, /readyz)"));
     std::cout << "metrics_port " << (*server)->metrics_port() << "\n";
   }
   Log(absl::StrCat("listening on port ", (*server)->port(), " (NOT_SERVING while warming up)"));

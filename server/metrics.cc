@@ -1,13 +1,13 @@
 #include "server/metrics.h"
 
 #include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
-#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "absl/strings/ascii.h"
+#include "build_revision.h"
 #include "server/encode_cache.h"
+#include "server/gpu_metrics.h"
+#include "server/http_endpoint.h"
+#include "server/process_metrics.h"
 
 namespace ctrlfuse::server {
 namespace {
@@ -17,52 +17,27 @@ namespace {
 const prometheus::Histogram::BucketBoundaries kSecondsBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                  0.5,   1,      2.5,   5,    10,    30,   60,  120};
 
-// process_cpu_seconds_total and process_resident_memory_bytes from /proc,
-// read on each scrape.
-class ProcessCollector : public prometheus::Collectable {
- public:
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    std::vector<prometheus::MetricFamily> out;
-    std::ifstream stat("/proc/self/stat");
-    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    // Fields after the ")" that ends the command name; utime, stime are 14, 15.
-    std::istringstream rest(content.substr(content.rfind(')') + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) stime = std::stod(field);
-    }
-    const double ticks = double(sysconf(_SC_CLK_TCK));
-    prometheus::MetricFamily cpu{"process_cpu_seconds_total",
-                                 "Total user and system CPU time spent in seconds.",
-                                 prometheus::MetricType::Counter,
-                                 {}};
-    prometheus::ClientMetric c;
-    c.counter.value = (utime + stime) / ticks;
-    cpu.metric.push_back(c);
-    out.push_back(cpu);
-
-    std::ifstream statm("/proc/self/statm");
-    long size = 0, resident = 0;
-    statm >> size >> resident;
-    prometheus::MetricFamily rss{
-        "process_resident_memory_bytes", "Resident memory size in bytes.", prometheus::MetricType::Gauge, {}};
-    prometheus::ClientMetric r;
-    r.gauge.value = double(resident) * double(sysconf(_SC_PAGESIZE));
-    rss.metric.push_back(r);
-    out.push_back(rss);
-    return out;
-  }
-};
-
-prometheus::MetricFamily Scalar(const std::string& name, const std::string& help, prometheus::MetricType type,
-                                double value) {
-  prometheus::MetricFamily f{name, help, type, {}};
-  prometheus::ClientMetric m;
-  (type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = value;
-  f.metric.push_back(m);
-  return f;
+// Buckets per quality metric, spanning the range it takes on ordinary
+// infrared-visible pairs (docs/quality-metrics.md gives the conventions:
+// MI and SSIM are sums over both sources, MSE is on the [0,1] scale, PSNR
+// in dB the field's way, ~60-65).
+const std::map<std::string, prometheus::Histogram::BucketBoundaries>& QualityBuckets() {
+  static const auto* buckets = new std::map<std::string, prometheus::Histogram::BucketBoundaries>{
+      {"EN", {1, 2, 3, 4, 5, 5.5, 6, 6.5, 7, 7.25, 7.5, 7.75, 8}},
+      {"SD", {5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100, 128}},
+      {"SF", {2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40, 60}},
+      {"AG", {1, 2, 3, 4, 5, 6, 8, 10, 15, 20}},
+      {"MI", {0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 12, 16}},
+      {"CC", {-0.5, 0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}},
+      {"SCD", {-1, -0.5, 0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}},
+      {"MSE", {0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3}},
+      {"PSNR", {50, 55, 58, 60, 61, 62, 63, 64, 65, 66, 68, 70, 80, 100}},
+      {"SSIM", {0.5, 0.8, 1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2}},
+      {"VIF", {0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.2, 1.5, 2}},
+      {"Qabf", {0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1}},
+      {"Nabf", {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5}},
+  };
+  return *buckets;
 }
 
 // The encode cache's own counters, read at each scrape.
@@ -72,14 +47,15 @@ class EncodeCacheCollector : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     const EncodeCache::Stats s = cache_->stats();
     using prometheus::MetricType;
-    return {
-        Scalar("ctrlfuse_encode_cache_hits_total", "Encode-cache hits.", MetricType::Counter, double(s.hits)),
-        Scalar("ctrlfuse_encode_cache_misses_total", "Encode-cache misses.", MetricType::Counter, double(s.misses)),
-        Scalar("ctrlfuse_encode_cache_evictions_total", "Encode-cache evictions.", MetricType::Counter,
-               double(s.evictions)),
-        Scalar("ctrlfuse_encode_cache_bytes", "Bytes held by the encode cache.", MetricType::Gauge, double(s.bytes)),
-        Scalar("ctrlfuse_encode_cache_entries", "Pairs held by the encode cache.", MetricType::Gauge,
-               double(s.entries))};
+    return {ScalarFamily("ctrlfuse_encode_cache_hits_total", "Encode-cache hits.", MetricType::Counter, double(s.hits)),
+            ScalarFamily("ctrlfuse_encode_cache_misses_total", "Encode-cache misses.", MetricType::Counter,
+                         double(s.misses)),
+            ScalarFamily("ctrlfuse_encode_cache_evictions_total", "Encode-cache evictions.", MetricType::Counter,
+                         double(s.evictions)),
+            ScalarFamily("ctrlfuse_encode_cache_bytes", "Bytes held by the encode cache.", MetricType::Gauge,
+                         double(s.bytes)),
+            ScalarFamily("ctrlfuse_encode_cache_entries", "Pairs held by the encode cache.", MetricType::Gauge,
+                         double(s.entries))};
   }
 
  private:
@@ -136,40 +112,63 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Register(reg)
                        .Add({}, prometheus::Histogram::BucketBoundaries{0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75});
   model_info_ = &prometheus::BuildGauge().Name("ctrlfuse_model_info").Help("The loaded model (value 1).").Register(reg);
-  quality_ = &prometheus::BuildHistogram()
-                  .Name("ctrlfuse_fusion_quality")
-                  .Help("Fusion quality metrics computed on request, by metric name.")
-                  .Register(reg);
+  prometheus::BuildGauge()
+      .Name("ctrlfuse_build_info")
+      .Help("The server's build (value 1): version, git revision, LibTorch it was built against.")
+      .Register(reg)
+      .Add({{"version", CTRLFUSE_VERSION}, {"revision", CTRLFUSE_REVISION}, {"torch", CTRLFUSE_TORCH_VERSION}})
+      .Set(1);
+  serving_gauge_ = Gauge(reg, "ctrlfuse_serving", "1 while the server is SERVING (warmed up, not draining), else 0.");
+  draining_gauge_ = Gauge(reg, "ctrlfuse_draining", "1 from the start of a drain (SIGTERM) until exit, else 0.");
+  for (const auto& [name, buckets] : QualityBuckets())
+    quality_[name] = &prometheus::BuildHistogram()
+                          .Name("ctrlfuse_fusion_quality_" + absl::AsciiStrToLower(name))
+                          .Help("Fusion quality metric " + name + " of the requests that asked for it.")
+                          .Register(reg)
+                          .Add({}, buckets);
+  collectables_.push_back(std::make_shared<ProcessCollector>());
 }
 
 Metrics::~Metrics() = default;
 
-std::string Metrics::Serve(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
-    exposer_->RegisterCollectable(registry_);
-    collectables_.push_back(std::make_shared<ProcessCollector>());
-    for (const auto& c : collectables_) exposer_->RegisterCollectable(c);
-  } catch (const std::exception& e) {
-    exposer_.reset();
-    return std::string("metrics endpoint on ") + address + ": " + e.what();
-  }
-  return "";
+absl::Status Metrics::Serve(const std::string& address) {
+  auto collect = [this] {
+    std::vector<prometheus::MetricFamily> out = registry_->Collect();
+    absl::MutexLock lock(&collectables_mu_);
+    for (const auto& c : collectables_)
+      for (auto& f : c->Collect()) out.push_back(std::move(f));
+    return out;
+  };
+  auto endpoint = HttpEndpoint::Start(address, collect, [this] { return serving_.load(); });
+  if (!endpoint.ok()) return endpoint.status();
+  endpoint_ = std::move(*endpoint);
+  return absl::OkStatus();
 }
 
-int Metrics::port() const {
-  if (!exposer_) return 0;
-  auto ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
-}
+int Metrics::port() const { return endpoint_ ? endpoint_->port() : 0; }
 
-void Metrics::StopServing() { exposer_.reset(); }
+void Metrics::StopServing() { endpoint_.reset(); }
 
 void Metrics::WatchEncodeCache(const EncodeCache* cache) {
   if (!cache) return;
+  absl::MutexLock lock(&collectables_mu_);
   collectables_.push_back(std::make_shared<EncodeCacheCollector>(cache));
-  if (exposer_) exposer_->RegisterCollectable(collectables_.back());
 }
+
+bool Metrics::WatchGpus(std::string* why) {
+  auto gpus = GpuCollector::Load(why);
+  if (!gpus) return false;
+  absl::MutexLock lock(&collectables_mu_);
+  collectables_.push_back(std::move(gpus));
+  return true;
+}
+
+void Metrics::SetServing(bool serving) {
+  serving_ = serving;
+  serving_gauge_->Set(serving ? 1 : 0);
+}
+
+void Metrics::SetDraining(bool draining) { draining_gauge_->Set(draining ? 1 : 0); }
 
 const char* FailureReason(absl::StatusCode code) {
   switch (code) {
@@ -201,10 +200,7 @@ void Metrics::SetModelInfo(const std::string& config, const std::string& device,
 }
 
 void Metrics::ObserveQuality(const std::string& metric, double value) {
-  // Wide, metric-agnostic buckets: the metrics span 0..~65 (PSNR).
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.5, 2, 3, 5, 8, 12, 20, 40, 60, 70};
-  quality_->Add({{"metric", metric}}, kBuckets).Observe(value);
+  if (auto it = quality_.find(metric); it != quality_.end()) it->second->Observe(value);
 }
 
 }  // namespace ctrlfuse::server

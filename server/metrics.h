@@ -2,11 +2,13 @@
 // port at /metrics. Names follow Prometheus conventions: `ctrlfuse_` prefix,
 // base units (seconds, bytes), `_total` for counters.
 //
-// Thread-safety: counting and observing may be done from any thread
-// (prometheus-cpp metrics are atomic); Serve, WatchEncodeCache and
-// StopServing are setup/teardown calls for one thread. Ownership: a watched
-// cache is borrowed and must outlive the endpoint (StopServing, or the
-// destructor, stops it).
+// The endpoint (server/http_endpoint.h) also answers /healthz and /readyz.
+//
+// Thread-safety: counting, observing and SetServing/SetDraining may be done
+// from any thread (prometheus-cpp metrics are atomic); Serve, the Watch
+// calls and StopServing are setup/teardown calls for one thread. Ownership:
+// a watched cache is borrowed and must outlive the endpoint (StopServing, or
+// the destructor, stops it).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -15,20 +17,23 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace prometheus {
-class Exposer;
 class Collectable;
 }  // namespace prometheus
 
 namespace ctrlfuse::server {
 
 class EncodeCache;
+class HttpEndpoint;
 
 // The `reason` label of ctrlfuse_failures_total for a failed call's status
 // code: rejected, deadline, cancelled, invalid, internal, unimplemented or
@@ -41,8 +46,8 @@ class Metrics {
   ~Metrics();
 
   // Starts the HTTP endpoint ("0.0.0.0:9464"; port 0 picks a free one,
-  // see port()); returns an error message or "".
-  std::string Serve(const std::string& address);
+  // see port()); UNAVAILABLE naming the address when it cannot listen.
+  absl::Status Serve(const std::string& address);
   // The endpoint's bound port (0 when not serving).
   int port() const;
   void StopServing();
@@ -54,7 +59,17 @@ class Metrics {
   // Exports the cache's own counters (hits, misses, evictions, bytes),
   // read at each scrape.
   void WatchEncodeCache(const EncodeCache* cache);
+  // Exports GPU memory and utilisation from NVML (server/gpu_metrics.h);
+  // false, with `why`, when NVML is not there (a CPU host).
+  bool WatchGpus(std::string* why);
   void SetModelInfo(const std::string& config, const std::string& device, const std::string& precision);
+  // ctrlfuse_serving (1 while SERVING, what /readyz answers) and
+  // ctrlfuse_draining (1 from the drain's start to exit).
+  void SetServing(bool serving);
+  void SetDraining(bool draining);
+  bool serving() const { return serving_; }
+  // One histogram per quality metric (ctrlfuse_fusion_quality_<name>), each
+  // with buckets spanning its own range; unknown names are ignored.
   void ObserveQuality(const std::string& metric, double value);
 
   prometheus::Registry& registry() { return *registry_; }
@@ -67,13 +82,17 @@ class Metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  // The Exposer keeps only weak references: collectables live here.
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  // Collected at each scrape, besides the registry (scrapes run on the
+  // endpoint's threads while Watch* may still add one).
+  absl::Mutex collectables_mu_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(collectables_mu_);
+  std::unique_ptr<HttpEndpoint> endpoint_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* failures_;
   prometheus::Family<prometheus::Gauge>* model_info_;
-  prometheus::Family<prometheus::Histogram>* quality_;
+  prometheus::Gauge *serving_gauge_, *draining_gauge_;
+  std::atomic<bool> serving_{false};
+  std::map<std::string, prometheus::Histogram*> quality_;
 };
 
 }  // namespace ctrlfuse::server

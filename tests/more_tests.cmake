@@ -1,33 +1,15 @@
 # Tests of the layers above model/ (need gRPC, OpenCV, prometheus-cpp).
 # Included from tests/CMakeLists.txt when the full tree is built.
 
-# grpc.health.v1 client stubs for the process test (Debian's grpc-proto).
-find_file(CTRLFUSE_HEALTH_PROTO health.proto PATHS /usr/share/grpc-proto/grpc/health/v1 NO_DEFAULT_PATH REQUIRED)
-# grpc.health.v1 and grpc.reflection.v1alpha client stubs for the process
-# test, generated from Debian's grpc-proto files.
-get_filename_component(_grpc_proto_root "${CTRLFUSE_HEALTH_PROTO}" DIRECTORY)
-get_filename_component(_grpc_proto_root "${_grpc_proto_root}/../../.." ABSOLUTE)
-set(_gen_root ${CMAKE_CURRENT_BINARY_DIR}/grpc_gen)
-set(_gen_srcs)
-foreach(proto grpc/health/v1/health grpc/reflection/v1alpha/reflection)
-  set(_out ${_gen_root}/${proto}.pb.cc ${_gen_root}/${proto}.pb.h ${_gen_root}/${proto}.grpc.pb.cc ${_gen_root}/${proto}.grpc.pb.h)
-  add_custom_command(
-    OUTPUT ${_out}
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${_gen_root}
-    COMMAND protobuf::protoc --cpp_out=${_gen_root} --grpc_out=${_gen_root}
-            --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
-            -I ${_grpc_proto_root} ${proto}.proto
-    DEPENDS ${_grpc_proto_root}/${proto}.proto)
-  list(APPEND _gen_srcs ${_gen_root}/${proto}.pb.cc ${_gen_root}/${proto}.grpc.pb.cc)
-endforeach()
-add_library(ctrlfuse_health_proto STATIC ${_gen_srcs})
-target_link_libraries(ctrlfuse_health_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
-target_include_directories(ctrlfuse_health_proto PUBLIC ${_gen_root})
-target_compile_options(ctrlfuse_health_proto PRIVATE -w)  # generated code
-
+# NVML stand-in for the GPU-metrics test (there is no driver here).
+add_library(fake_nvml SHARED support/fake_nvml.cc)
 add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc
-  server/serving_parts_test.cc)
-target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core GTest::gtest GTest::gtest_main)
+  server/serving_parts_test.cc server/metrics_endpoint_test.cc)
+target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core ctrlfuse_civetweb_fix GTest::gtest
+  GTest::gtest_main)
+target_compile_definitions(server_unit_tests PRIVATE CTRLFUSE_FAKE_NVML="$<TARGET_FILE:fake_nvml>"
+  CTRLFUSE_TEST_VERSION="${PROJECT_VERSION}")
+add_dependencies(server_unit_tests fake_nvml)
 gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
 
 add_executable(server_tests server/server_test.cc)

@@ -216,6 +216,65 @@ TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
   EXPECT_GT(after.at("process_cpu_seconds_total"), 0);
 }
 
+// GetModelInfo calls a server has answered (its own metrics).
+double ModelInfoCalls(InProcessServer& s) {
+  for (const auto& f : s.metrics().registry().Collect())
+    if (f.name == "ctrlfuse_requests_total")
+      for (const auto& m : f.metric)
+        for (const auto& l : m.label)
+          if (l.name == "method" && l.value == "GetModelInfo") return m.counter.value;
+  return 0;
+}
+
+// The client spreads calls over every address its target resolves to (as a
+// dns:/// headless Service resolves to every pod): once both servers are
+// connected, round_robin alternates; pick_first sends everything to one.
+TEST(ClientLoadBalancingTest, RoundRobinSpreadsCallsOverEveryAddress) {
+  FakeFusionEngine fake;  // test double: no model work is needed
+  InProcessServer a(&fake, OneAtATime(4), false), b(&fake, OneAtATime(4), false);
+  ASSERT_EQ(a.error, "");
+  ASSERT_EQ(b.error, "");
+  const std::string target = "ipv4:127.0.0.1:" + std::to_string(a.port) + ",127.0.0.1:" + std::to_string(b.port);
+  client::ClientOptions o;
+  o.address = target;
+  o.retries = 0;
+  auto rr = client::FusionClient::Create(o);
+  ASSERT_TRUE(rr.ok());
+  // Until both subchannels are READY round_robin uses the ready one; bound
+  // the wait by a call count, not by time.
+  for (int i = 0; i < 1000 && (ModelInfoCalls(a) == 0 || ModelInfoCalls(b) == 0); ++i)
+    ASSERT_TRUE((*rr)->GetModelInfo().ok());
+  ASSERT_GT(ModelInfoCalls(a), 0);
+  ASSERT_GT(ModelInfoCalls(b), 0);
+  const double a0 = ModelInfoCalls(a), b0 = ModelInfoCalls(b);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*rr)->GetModelInfo().ok());
+  EXPECT_EQ(ModelInfoCalls(a) - a0, 5);
+  EXPECT_EQ(ModelInfoCalls(b) - b0, 5);
+
+  o.load_balancing = "pick_first";
+  auto pf = client::FusionClient::Create(o);
+  ASSERT_TRUE(pf.ok());
+  const double a1 = ModelInfoCalls(a), b1 = ModelInfoCalls(b);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*pf)->GetModelInfo().ok());
+  EXPECT_EQ((ModelInfoCalls(a) - a1) * (ModelInfoCalls(b) - b1), 0);  // all on one
+  EXPECT_EQ(ModelInfoCalls(a) - a1 + ModelInfoCalls(b) - b1, 10);
+
+  o.load_balancing = "random";
+  auto bad = client::FusionClient::Create(o);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("load_balancing"), std::string::npos);
+}
+
+TEST(ClientHealthTest, HealthFollowsTheServersState) {
+  FakeFusionEngine fake;  // test double
+  InProcessServer s(&fake, OneAtATime(4), false);
+  ASSERT_EQ(s.error, "");
+  auto health = s.Client()->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "SERVING");
+  EXPECT_EQ(s.Client()->Health("no.such.Service").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(ServerTest, FullQueueRejectsWithUnavailable) {
   FakeFusionEngine fake;  // test double: held busy by the test
   InProcessServer small(&fake, OneAtATime(/*max_queued=*/2), false);

@@ -9,6 +9,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
@@ -18,8 +19,14 @@
 
 namespace ctrlfuse::testing {
 
-// GET http://127.0.0.1:port/path -> body ("" on failure).
-inline std::string HttpGet(int port, const std::string& path) {
+struct HttpResponse {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+
+// GET http://127.0.0.1:port/path -> status and body.
+inline HttpResponse HttpGetResponse(int port, const std::string& path) {
+  HttpResponse out;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -27,20 +34,27 @@ inline std::string HttpGet(int port, const std::string& path) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     close(fd);
-    return "";
+    return out;
   }
   const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
   if (write(fd, req.data(), req.size()) != ssize_t(req.size())) {
     close(fd);
-    return "";
+    return out;
   }
   std::string resp;
   char buf[8192];
   for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) resp.append(buf, size_t(n));
   close(fd);
   auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? "" : resp.substr(body + 4);
+  if (body == std::string::npos) return out;
+  // "HTTP/1.x NNN reason"
+  if (resp.size() > 12) out.status = std::atoi(resp.c_str() + resp.find(' ') + 1);
+  out.body = resp.substr(body + 4);
+  return out;
 }
+
+// GET http://127.0.0.1:port/path -> body ("" on failure).
+inline std::string HttpGet(int port, const std::string& path) { return HttpGetResponse(port, path).body; }
 
 // Prometheus text format -> {"name{labels}": value} (labels as printed).
 inline std::map<std::string, double> ParseMetrics(const std::string& text) {
