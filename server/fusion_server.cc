@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <fstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "quality/metrics.h"
@@ -30,11 +32,41 @@ v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& op
   return m;
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsOptions& tls) {
+  if (tls.cert_file.empty() && tls.key_file.empty() && tls.client_ca_file.empty())
+    return grpc::InsecureServerCredentials();
+  if (tls.cert_file.empty() || tls.key_file.empty())
+    return absl::InvalidArgumentError("tls_cert and tls_key: TLS needs both (tls_client_ca adds mutual TLS)");
+  auto read = [](const std::string& path, const char* option) -> absl::StatusOr<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return absl::InvalidArgumentError(absl::StrCat(option, ": cannot read ", path));
+    if (text.find("-----BEGIN ") == std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat(option, ": ", path, " is missing or not PEM"));
+    return text;
+  };
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  auto cert = read(tls.cert_file, "tls_cert");
+  if (!cert.ok()) return cert.status();
+  auto key = read(tls.key_file, "tls_key");
+  if (!key.ok()) return key.status();
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.client_ca_file.empty()) {
+    auto ca = read(tls.client_ca_file, "tls_client_ca");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEngine* engine, ServerOptions options,
                                                                    Clock* clock) {
   if (!engine) return absl::InvalidArgumentError("FusionServer: missing engine");
   if (options.stream_window < 1) return absl::InvalidArgumentError("stream_window: must be at least 1");
   if (options.max_message_bytes < 1) return absl::InvalidArgumentError("max_message_bytes: must be at least 1");
+  auto credentials = ServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   if (options.pipeline.known_metrics.empty() && !options.pipeline.quality) {
     options.pipeline.known_metrics = quality::MetricNames();
     options.pipeline.quality = [](const cv::Mat& ir, const cv::Mat& vis, const cv::Mat& fused,
@@ -68,7 +100,7 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), *credentials, &s->port_);
   const int max_bytes = int(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_bytes);
   builder.SetMaxSendMessageSize(max_bytes);

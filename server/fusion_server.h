@@ -24,6 +24,13 @@
 
 namespace ctrlfuse::server {
 
+// gRPC transport security. All empty: plaintext. cert_file + key_file: TLS;
+// client_ca_file as well: mutual TLS (a client certificate signed by that CA
+// is required).
+struct TlsOptions {
+  std::string cert_file, key_file, client_ca_file;
+};
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 50051;          // 0: pick a free one (port())
@@ -33,6 +40,7 @@ struct ServerOptions {
   bool warm_up = true;       // false: serve at once (tests whose subject is not warm-up)
   size_t stream_window = 4;  // requests of one stream in flight at once
   int64_t max_message_bytes = 64ll << 20;
+  TlsOptions tls;
 };
 
 class FusionServer {
@@ -79,5 +87,9 @@ class FusionServer {
 // What GetModelInfo answers: the engine's model, the limits, and the kinds
 // the server serves (prompt kinds from the registry).
 v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& options);
+
+// The gRPC credentials for `tls` (insecure when it is empty); errors name
+// the option (tls_cert, tls_key, tls_client_ca) and the file.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsOptions& tls);
 
 }  // namespace ctrlfuse::server

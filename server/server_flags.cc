@@ -39,6 +39,12 @@ ABSL_FLAG(std::string, warmup_sizes, "320x240",
 ABSL_FLAG(uint64_t, max_pixels, 16777216, "Largest image (width*height), checked from the header.");
 ABSL_FLAG(int64_t, max_message_bytes, 64ll << 20, "gRPC send/receive message limit in bytes.");
 ABSL_FLAG(int, drain_seconds, 20, "On SIGTERM/SIGINT: how long in-flight calls may take to finish.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "TLS: server certificate chain (PEM). With --tls_key, gRPC serves TLS only (the metrics port "
+          "stays plain HTTP).");
+ABSL_FLAG(std::string, tls_key, "", "TLS: the server certificate's private key (PEM).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused.");
 ABSL_FLAG(int, stream_window, 4, "Requests of one stream processed at once (read-ahead depth).");
 
 namespace ctrlfuse::server {
@@ -76,6 +82,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   o.stream_window = size_t(std::max(0, absl::GetFlag(FLAGS_stream_window)));
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  o.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  o.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   auto& p = o.pipeline;
   p.batching.max_batch_size = size_t(std::max(0, absl::GetFlag(FLAGS_max_batch_size)));
   p.batching.max_queue_delay = std::chrono::duration_cast<Duration>(
@@ -90,6 +99,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   auto warm = ParseSizes(absl::GetFlag(FLAGS_warmup_sizes), "warmup_sizes");
   if (!warm.ok()) return warm.status();
   o.warmup_sizes = *warm;
+  // Checked here too (Create builds them) so that bad TLS flags stop the
+  // server before it spends minutes loading a model.
+  if (auto c = ServerCredentials(o.tls); !c.ok()) return c.status();
   // The options name themselves as the flags do ("max_batch_size: ...").
   if (auto s = p.Validate(); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
   return o;

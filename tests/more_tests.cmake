@@ -40,6 +40,8 @@ add_dependencies(quality_tests ctrlfuse-eval)
 gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
 
 # The client's commands against a real ctrlfuse-server process.
+add_test(NAME client_tls COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/tls_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(client_tls PROPERTIES LABELS client TIMEOUT 600)
 add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_cli PROPERTIES LABELS client TIMEOUT 900 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
 
