@@ -1,8 +1,9 @@
-// Works around a Debian 12 fault: prometheus-cpp's HTTP server (civetweb,
+// Works around a Debian 12 fault: the metrics port's HTTP server (civetweb,
 // built with a 100 KiB thread stack) cannot start its threads once OpenBLAS,
 // glog and LibTorch are loaded, because glibc must fit every library's
 // static TLS into that stack (pthread_create fails with EINVAL and the
-// Exposer throws "null context when constructing CivetServer"). Linked into
+// CivetServer constructor throws "null context when constructing
+// CivetServer"; server/http_endpoint.cc builds one). Linked into
 // executables that serve metrics, this definition interposes libc's and
 // raises any requested stack below 1 MiB to 1 MiB.
 #include <dlfcn.h>

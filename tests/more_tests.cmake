@@ -15,7 +15,7 @@ gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
 add_executable(server_tests server/server_test.cc)
 target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_health_proto
   ctrlfuse_civetweb_fix GTest::gtest GTest::gtest_main)
-# One process for the suite: the shared servers start once (an Exposer takes
+# One process for the suite: the shared servers start once (a metrics endpoint takes
 # ~2 s to stop).
 add_test(NAME server_tests COMMAND server_tests)
 set_tests_properties(server_tests PROPERTIES LABELS server TIMEOUT 900)
