@@ -1,6 +1,8 @@
 # ctrlfuse-serve images, CPU and CUDA, from one Dockerfile:
 #   docker build -t ctrlfuse-serve:0.1.0-cpu .
 #   docker build -t ctrlfuse-serve:0.1.0-cuda --build-arg VARIANT=cuda .
+# Add --build-arg REVISION="$(git describe --always --dirty)" so that
+# ctrlfuse_build_info names the commit (the build context has no .git).
 # Every build step is scripts/image-build.sh (tests/deploy/image_build_test.sh
 # runs the same steps without Docker). The runtime stage holds only the
 # binaries, the shared libraries they load, the bundled model and CA
@@ -23,7 +25,8 @@ RUN scripts/image-build.sh deps
 # hadolint ignore=DL3059
 RUN scripts/image-build.sh venv /opt/venv
 COPY . .
-RUN scripts/image-build.sh build /opt/venv /src/build-image
+ARG REVISION=unknown
+RUN CTRLFUSE_REVISION="${REVISION}" scripts/image-build.sh build /opt/venv /src/build-image
 ARG VARIANT
 # hadolint ignore=DL3059
 RUN scripts/image-build.sh stage /src/build-image /opt/ctrlfuse "${VARIANT}" \

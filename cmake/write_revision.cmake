@@ -1,9 +1,16 @@
 # Writes ${OUT}: a header defining CTRLFUSE_REVISION as the source tree's git
-# revision ("unknown" outside a git checkout), rewritten only when it changes
-# so that a commit recompiles the one file that includes it. Run at every
-# build by server/CMakeLists.txt (cmake -P).
-execute_process(COMMAND git -C "${SRC}" describe --always --dirty --abbrev=12
-                OUTPUT_VARIABLE rev OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+# revision, rewritten only when it changes so that a commit recompiles the
+# one file that includes it. Run at every build by server/CMakeLists.txt
+# (cmake -P). The environment's CTRLFUSE_REVISION wins (an image build has
+# no .git: the Dockerfile passes its REVISION build argument); "unknown"
+# outside a git checkout.
+if(DEFINED ENV{CTRLFUSE_REVISION} AND NOT "$ENV{CTRLFUSE_REVISION}" STREQUAL "")
+  set(rev "$ENV{CTRLFUSE_REVISION}")
+  set(rc 0)
+else()
+  execute_process(COMMAND git -C "${SRC}" describe --always --dirty --abbrev=12
+                  OUTPUT_VARIABLE rev OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+endif()
 if(NOT rc EQUAL 0 OR rev STREQUAL "")
   set(rev "unknown")
 endif()

@@ -23,6 +23,9 @@ export CTRLFUSE_IMAGE_CHECK=1 CTRLFUSE_STAGE_LINK=1
 check "deps: every build package is installed" "$S" deps
 check "venv: the venv holds the pinned torch" "$S" venv "$VENV"
 check "build: configures against the venv's torch, with the three targets" "$S" build "$VENV" "$T/build"
+check "build: the image's REVISION argument names the build (no .git in a build context)" \
+  bash -c "CTRLFUSE_REVISION=rev-from-docker ninja -C '$T/build' ctrlfuse_revision &&
+           grep -q '\"rev-from-docker\"' '$T/build/server/generated/build_revision.h'"
 for v in cpu cuda; do
   check "stage $v" "$S" stage "$BUILD" "$T/$v" "$v"
   check "verify $v: every library inside the tree" "$S" verify "$T/$v"
