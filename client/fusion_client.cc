@@ -1,5 +1,6 @@
 #include "client/fusion_client.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -53,27 +54,43 @@ void FusionClient::SetDeadline(grpc::ClientContext* context) const {
                           std::chrono::microseconds(int64_t(options_.deadline_seconds * 1e6)));
 }
 
-absl::StatusOr<v1::FuseResponse> FusionClient::Fuse(const v1::FuseRequest& request) {
+grpc::Status FusionClient::WithRetries(const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
   thread_local std::mt19937 rng(std::random_device{}());
+  const auto start = std::chrono::steady_clock::now();
   double backoff = options_.backoff_seconds;
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::FuseResponse response;
-    grpc::Status s = stub_->Fuse(&context, request, &response);
-    if (s.ok()) return response;
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= options_.retries) return FromGrpc(s);
+    grpc::Status s = call(&context);
+    if (s.ok() || s.error_code() != grpc::StatusCode::UNAVAILABLE) return s;
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    std::this_thread::sleep_for(std::chrono::duration<double>(backoff * jitter(rng)));
+    const double pause = std::min(backoff, options_.max_backoff_seconds) * jitter(rng);
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Count-limited retries for a busy or unreachable server; time-limited
+    // ones while it says it is warming up (fusion_service.cc's message).
+    const bool warming_up = s.error_message().find("warming up") != std::string::npos;
+    if (attempt >= options_.retries && !(warming_up && waited + pause <= options_.wait_for_server_seconds)) return s;
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause));
     backoff *= 2;
   }
 }
 
+absl::StatusOr<v1::FuseResponse> FusionClient::Fuse(const v1::FuseRequest& request) {
+  v1::FuseResponse response;
+  grpc::Status s = WithRetries([&](grpc::ClientContext* context) {
+    response.Clear();
+    return stub_->Fuse(context, request, &response);
+  });
+  if (!s.ok()) return FromGrpc(s);
+  return response;
+}
+
 absl::StatusOr<v1::ModelInfo> FusionClient::GetModelInfo() {
-  grpc::ClientContext context;
-  SetDeadline(&context);
   v1::ModelInfo info;
-  grpc::Status s = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  grpc::Status s = WithRetries([&](grpc::ClientContext* context) {
+    info.Clear();
+    return stub_->GetModelInfo(context, v1::GetModelInfoRequest(), &info);
+  });
   if (!s.ok()) return FromGrpc(s);
   return info;
 }

@@ -31,7 +31,12 @@ struct ClientOptions {
   std::string ca_file, cert_file, key_file;
   double deadline_seconds = 60;  // per call (per stream for FuseStream); <= 0: none
   int retries = 3;               // extra attempts after UNAVAILABLE
-  double backoff_seconds = 0.1;  // first backoff, doubled each retry (with jitter)
+  // Beyond `retries`, an UNAVAILABLE that says the server is warming up
+  // (minutes for the large models) is retried until this much time has
+  // passed since the first attempt. 0: `retries` only.
+  double wait_for_server_seconds = 0;
+  double backoff_seconds = 0.1;      // first backoff, doubled each retry (with jitter)
+  double max_backoff_seconds = 2.0;  // the backoff stops growing here
   int64_t max_message_bytes = 64ll << 20;
   std::string load_balancing = "round_robin";  // gRPC LB policy: round_robin or pick_first
 };
@@ -40,10 +45,11 @@ class FusionClient {
  public:
   static absl::StatusOr<std::unique_ptr<FusionClient>> Create(const ClientOptions& options);
 
+  // Both retry UNAVAILABLE (ClientOptions: retries, wait_for_server_seconds).
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request);
   absl::StatusOr<v1::ModelInfo> GetModelInfo();
   // grpc.health.v1 Check for `service` ("" = the whole server): "SERVING",
-  // "NOT_SERVING", ... or the call's error.
+  // "NOT_SERVING", ... or the call's error. Never retried (a probe).
   absl::StatusOr<std::string> Health(const std::string& service = "");
   // Sends all requests on one stream, calls on_response for each response
   // in order; returns the stream's final status.
@@ -55,6 +61,9 @@ class FusionClient {
  private:
   FusionClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
   void SetDeadline(grpc::ClientContext* context) const;
+  // Runs `call` with a fresh context (and deadline) per attempt, retrying
+  // UNAVAILABLE as ClientOptions says; the last status.
+  grpc::Status WithRetries(const std::function<grpc::Status(grpc::ClientContext*)>& call) const;
 
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -7,16 +7,20 @@
 #include <mutex>
 #include <thread>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/folder_input.h"
 #include "client/fusion_client.h"
 #include "client/load_generator.h"
 #include "client/progress.h"
 #include "client/request_builder.h"
-#include "common/folder_pairs.h"
 #include "proto/kinds.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
@@ -24,16 +28,24 @@ ABSL_FLAG(std::string, ca, "", "TLS: CA certificate (PEM); enables TLS.");
 ABSL_FLAG(std::string, cert, "", "TLS: client certificate (PEM).");
 ABSL_FLAG(std::string, key, "", "TLS: client private key (PEM).");
 ABSL_FLAG(double, deadline, 120, "Per-call deadline in seconds (per stream for `stream`).");
-ABSL_FLAG(int, retries, 3, "Retries with exponential backoff for UNAVAILABLE.");
+ABSL_FLAG(int, retries, 3, "Retries with exponential backoff for UNAVAILABLE (queue full, a pod draining).");
+ABSL_FLAG(double, wait_for_server, 600,
+          "Seconds to keep retrying while the server answers that it is still warming up (minutes for "
+          "the large models); 0: only --retries.");
 ABSL_FLAG(std::string, ir, "", "fuse/load: infrared image file.");
 ABSL_FLAG(std::string, vis, "", "fuse/load: visible image file.");
 ABSL_FLAG(std::string, mask, "", "fuse/load: mask prompt file (grey image, same size).");
 ABSL_FLAG(std::string, boxes, "", "Box prompt: 'x0,y0,x1,y1;...' (SAM turns it into a mask).");
 ABSL_FLAG(std::string, points, "", "Point prompt: 'x,y,1;x,y,0' (1 foreground, 0 background).");
 ABSL_FLAG(std::string, text, "", "Text prompt (Grounded-SAM; the server answers UNIMPLEMENTED for now).");
-ABSL_FLAG(std::string, ir_dir, "", "batch/stream: folder of infrared images.");
-ABSL_FLAG(std::string, vis_dir, "", "batch/stream: folder of visible images (paired by file name).");
-ABSL_FLAG(std::string, mask_dir, "", "batch/stream: optional folder of mask prompts (by file name).");
+ABSL_FLAG(std::string, ir_dir, "", "batch/stream/load: folder of infrared images.");
+ABSL_FLAG(std::string, vis_dir, "",
+          "batch/stream/load: folder of visible images, paired with the infrared ones by file stem "
+          "(case-insensitive, any extension).");
+ABSL_FLAG(std::string, mask_dir, "", "batch/stream/load: optional folder of mask prompts (by file stem).");
+ABSL_FLAG(std::string, ir_normalization, "",
+          "16-bit infrared normalisation: percentile (the server's default, 0.5/99.5), percentile:LO,HI, "
+          "minmax or linear.");
 ABSL_FLAG(std::string, out_dir, "out", "Where fused images and masks are written.");
 ABSL_FLAG(std::string, name, "", "fuse: output base name (default: the infrared file's stem).");
 ABSL_FLAG(bool, colour, false, "Colour output (visible chroma around the fused luma).");
@@ -56,9 +68,17 @@ namespace {
 using namespace ctrlfuse;
 namespace fs = std::filesystem;
 
+// A call or a file that failed: exit 1.
 int Fail(const absl::Status& s) {
   std::cerr << "error: " << s << std::endl;
   return 1;
+}
+
+// The command line asked for something impossible (a flag missing or
+// wrong): exit 2, as for an unknown command.
+int Usage(const absl::Status& s) {
+  std::cerr << "error: " << s.message() << std::endl;
+  return 2;
 }
 
 client::PromptSpec PromptFromFlags(const std::string& mask_override = "") {
@@ -76,13 +96,14 @@ client::OutputSpec OutputFromFlags() {
   o.encoding = absl::GetFlag(FLAGS_encoding);
   o.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
   o.return_masks = absl::GetFlag(FLAGS_masks);
+  o.ir_normalization = absl::GetFlag(FLAGS_ir_normalization);
   for (auto m : absl::StrSplit(absl::GetFlag(FLAGS_metrics), ',', absl::SkipEmpty())) o.metrics.emplace_back(m);
   return o;
 }
 
 // Writes the fused image and masks of `resp` under out_dir/name*.
 absl::Status WriteOutputs(const v1::FuseResponse& resp, const std::string& out_dir, const std::string& name) {
-  fs::create_directories(out_dir);
+  if (auto s = client::PrepareOutDir(out_dir); !s.ok()) return s;
   if (auto s = client::SaveImage(resp.fused(), out_dir + "/" + name + "." + client::Extension(resp.fused())); !s.ok())
     return s;
   for (const auto& m : resp.masks())
@@ -101,27 +122,23 @@ std::string MetricsLine(const v1::FuseResponse& resp) {
   return s;
 }
 
-// Pairs of a folder run: infrared files with a visible file of the same name.
-struct Pair {
-  std::string name, ir, vis, mask;
-};
-std::vector<Pair> ListPairs(std::vector<std::string>* unmatched) {
-  const std::string ir_dir = absl::GetFlag(FLAGS_ir_dir), vis_dir = absl::GetFlag(FLAGS_vis_dir),
-                    mask_dir = absl::GetFlag(FLAGS_mask_dir);
-  const auto pairing = common::PairByName({ir_dir, vis_dir});
-  *unmatched = pairing.unpaired[0];  // infrared files with no visible partner
-  std::vector<Pair> pairs;
-  for (const auto& name : pairing.names)
-    pairs.push_back({fs::path(name).stem().string(), (fs::path(ir_dir) / name).string(),
-                     (fs::path(vis_dir) / name).string(), common::FileIn(mask_dir, name)});
-  return pairs;
+// The folder commands' pairs (client/folder_input.h); problems go to stderr,
+// and any makes the command exit 1 (batch, stream and load alike).
+absl::StatusOr<client::FolderInput> FolderPairsFromFlags() {
+  auto in =
+      client::ReadFolders(absl::GetFlag(FLAGS_ir_dir), absl::GetFlag(FLAGS_vis_dir), absl::GetFlag(FLAGS_mask_dir));
+  if (in.ok())
+    for (const auto& p : in->problems) std::cerr << "problem: " << p << std::endl;
+  return in;
 }
 
 int RunFuse(client::FusionClient& c) {
   const std::string ir = absl::GetFlag(FLAGS_ir), vis = absl::GetFlag(FLAGS_vis);
-  if (ir.empty() || vis.empty()) return Fail(absl::InvalidArgumentError("fuse needs --ir and --vis"));
+  if (ir.empty() || vis.empty()) return Usage(absl::InvalidArgumentError("fuse needs --ir and --vis"));
   std::string name = absl::GetFlag(FLAGS_name);
   if (name.empty()) name = fs::path(ir).stem().string();
+  // Before the call: a bad --out_dir must not cost a fusion.
+  if (auto s = client::PrepareOutDir(absl::GetFlag(FLAGS_out_dir)); !s.ok()) return Usage(s);
   auto req = client::BuildRequest(name, ir, vis, PromptFromFlags(), OutputFromFlags());
   if (!req.ok()) return Fail(req.status());
   auto resp = c.Fuse(*req);
@@ -135,13 +152,14 @@ int RunFuse(client::FusionClient& c) {
 }
 
 int RunBatch(client::FusionClient& c) {
-  std::vector<std::string> unmatched;
-  auto pairs = ListPairs(&unmatched);
+  auto in = FolderPairsFromFlags();
+  if (!in.ok()) return Usage(in.status());
   const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (auto s = client::PrepareOutDir(out_dir); !s.ok()) return Usage(s);
   const bool overwrite = absl::GetFlag(FLAGS_overwrite);
-  std::vector<Pair> todo;
+  std::vector<client::FolderPair> todo;
   size_t skipped = 0;
-  for (const auto& p : pairs) {
+  for (const auto& p : in->pairs) {
     if (!overwrite && (fs::exists(out_dir + "/" + p.name + ".png") || fs::exists(out_dir + "/" + p.name + ".jpg"))) {
       ++skipped;
     } else {
@@ -150,15 +168,13 @@ int RunBatch(client::FusionClient& c) {
   }
   std::mutex mu;
   std::vector<std::string> failures;
-  failures.reserve(unmatched.size());
-  for (const auto& u : unmatched) failures.push_back(u + ": no visible image of the same name");
   std::atomic<size_t> next{0}, done{0};
   client::Progress progress("batch", todo.size());
   std::vector<std::thread> workers;
   for (int w = 0; w < std::max(1, absl::GetFlag(FLAGS_concurrency)); ++w) {
     workers.emplace_back([&] {
       for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
-        const Pair& p = todo[i];
+        const client::FolderPair& p = todo[i];
         absl::Status s;
         auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
         if (!req.ok()) {
@@ -169,30 +185,30 @@ int RunBatch(client::FusionClient& c) {
         }
         std::lock_guard<std::mutex> lock(mu);
         if (!s.ok()) failures.push_back(absl::StrCat(p.name, ": ", s.ToString()));
-        progress.Update(++done, failures.size() - unmatched.size());
+        progress.Update(++done, failures.size());
       }
     });
   }
   for (auto& t : workers) t.join();
   progress.Finish();
-  std::cout << "batch: " << todo.size() - (failures.size() - unmatched.size()) << " fused, " << skipped
-            << " skipped (output exists), " << failures.size() << " failed" << std::endl;
+  std::cout << "batch: " << todo.size() - failures.size() << " fused, " << skipped << " skipped (output exists), "
+            << failures.size() << " failed, " << in->problems.size() << " problems" << std::endl;
   for (const auto& f : failures) std::cout << "  failed " << f << std::endl;
-  return failures.empty() ? 0 : 1;
+  return failures.empty() && in->problems.empty() ? 0 : 1;
 }
 
 int RunStream(client::FusionClient& c) {
-  std::vector<std::string> unmatched;
-  auto pairs = ListPairs(&unmatched);
-  for (const auto& u : unmatched) std::cerr << "skipping " << u << ": no visible image of the same name" << std::endl;
+  auto in = FolderPairsFromFlags();
+  if (!in.ok()) return Usage(in.status());
+  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (auto s = client::PrepareOutDir(out_dir); !s.ok()) return Usage(s);
   std::vector<v1::FuseRequest> requests;
-  for (const auto& p : pairs) {
+  for (const auto& p : in->pairs) {
     auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
     if (!req.ok()) return Fail(req.status());
     requests.push_back(std::move(*req));
   }
   int failed = 0;
-  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
   auto s = c.FuseStream(requests, [&](const v1::StreamFuseResponse& r) {
     const auto code = static_cast<absl::StatusCode>(r.code());
     std::cout << r.response().id() << ": " << absl::StatusCodeToString(code);
@@ -207,22 +223,28 @@ int RunStream(client::FusionClient& c) {
     std::cout << std::endl;
   });
   if (!s.ok()) return Fail(s);
-  std::cout << "stream: " << requests.size() << " frames, " << failed << " failed" << std::endl;
-  return failed ? 1 : 0;
+  std::cout << "stream: " << requests.size() << " frames, " << failed << " failed, " << in->problems.size()
+            << " problems" << std::endl;
+  return failed || !in->problems.empty() ? 1 : 0;
 }
 
 int RunLoad(client::FusionClient& c) {
   // One pair (--ir/--vis), or every pair of --ir_dir/--vis_dir in turn.
   std::vector<v1::FuseRequest> requests;
-  if (!absl::GetFlag(FLAGS_ir_dir).empty()) {
-    std::vector<std::string> unmatched;
-    for (const auto& p : ListPairs(&unmatched)) {
+  size_t problems = 0;
+  if (!absl::GetFlag(FLAGS_ir_dir).empty() || !absl::GetFlag(FLAGS_vis_dir).empty()) {
+    auto in = FolderPairsFromFlags();
+    if (!in.ok()) return Usage(in.status());
+    problems = in->problems.size();
+    for (const auto& p : in->pairs) {
       auto req = client::BuildRequest(p.name, p.ir, p.vis, PromptFromFlags(p.mask), OutputFromFlags());
       if (!req.ok()) return Fail(req.status());
       requests.push_back(std::move(*req));
     }
-    if (requests.empty()) return Fail(absl::InvalidArgumentError("load: no pairs in --ir_dir/--vis_dir"));
+    if (requests.empty()) return Usage(absl::InvalidArgumentError("load: no pairs in --ir_dir/--vis_dir"));
   } else {
+    if (absl::GetFlag(FLAGS_ir).empty() || absl::GetFlag(FLAGS_vis).empty())
+      return Usage(absl::InvalidArgumentError("load needs --ir and --vis, or --ir_dir and --vis_dir"));
     auto req = client::BuildRequest("load", absl::GetFlag(FLAGS_ir), absl::GetFlag(FLAGS_vis), PromptFromFlags(),
                                     OutputFromFlags());
     if (!req.ok()) return Fail(req.status());
@@ -235,7 +257,7 @@ int RunLoad(client::FusionClient& c) {
   o.count = absl::GetFlag(FLAGS_count);
   auto report = client::RunLoad(c, requests, o);
   std::cout << (absl::GetFlag(FLAGS_json) ? report.Json() + "\n" : report.Table());
-  return report.codes.size() == 1 && report.codes.count("OK") ? 0 : 1;
+  return report.codes.size() == 1 && report.codes.count("OK") && problems == 0 ? 0 : 1;
 }
 
 // Exit 0 only when SERVING: a container HEALTHCHECK or an exec probe.
@@ -249,8 +271,30 @@ int RunHealth(client::FusionClient& c) {
 int RunInfo(client::FusionClient& c) {
   auto info = c.GetModelInfo();
   if (!info.ok()) return Fail(info.status());
-  std::cout << info->DebugString();
+  if (!absl::GetFlag(FLAGS_json)) {
+    std::cout << info->DebugString();
+    return 0;
+  }
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.always_print_primitive_fields = true;
+  o.preserve_proto_field_names = true;
+  std::string json;
+  if (auto s = google::protobuf::util::MessageToJsonString(*info, &json, o); !s.ok())
+    return Fail(absl::InternalError(std::string(s.message())));
+  std::cout << json;
   return 0;
+}
+
+int Dispatch(const std::string& command, client::FusionClient& c) {
+  if (command == "fuse") return RunFuse(c);
+  if (command == "batch") return RunBatch(c);
+  if (command == "stream") return RunStream(c);
+  if (command == "load") return RunLoad(c);
+  if (command == "info") return RunInfo(c);
+  if (command == "health") return RunHealth(c);
+  std::cerr << "unknown command '" << command << "'\n" << absl::ProgramUsageMessage() << std::endl;
+  return 2;
 }
 }  // namespace
 
@@ -261,11 +305,17 @@ int main(int argc, char** argv) {
       "  batch   --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out] [--concurrency 4] [--overwrite]\n"
       "  stream  --ir_dir D --vis_dir D [--mask_dir D] [--out_dir out]   (frames in file-name order)\n"
       "  load    --ir A --vis B [--mask M] | --ir_dir D --vis_dir D [--mask_dir D]\n"
-      "          [--concurrency 8 | --rate R] [--duration S | --count N] [--json]\n"
+      "          [--concurrency 4 | --rate R] [--duration S | --count N] [--json]\n"
       "  info    the server's model and limits\n"
       "  health  grpc.health.v1 check: prints the status, exit 0 only when SERVING\n"
       "--server takes any gRPC target: host:port, dns:///name:port (all addresses, round-robin),\n"
       "ipv4:a:p,b:q, unix:path.");
+  // --help lists this program's flags (absl's default filter looks for a
+  // file named after the program and found none: "No flags matched").
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "client/"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << std::endl;
@@ -280,14 +330,14 @@ int main(int argc, char** argv) {
   o.deadline_seconds = absl::GetFlag(FLAGS_deadline);
   o.retries = absl::GetFlag(FLAGS_retries);
   o.load_balancing = absl::GetFlag(FLAGS_load_balancing);
+  o.wait_for_server_seconds = absl::GetFlag(FLAGS_wait_for_server);
   auto c = client::FusionClient::Create(o);
-  if (!c.ok()) return Fail(c.status());
-  if (command == "fuse") return RunFuse(**c);
-  if (command == "batch") return RunBatch(**c);
-  if (command == "stream") return RunStream(**c);
-  if (command == "load") return RunLoad(**c);
-  if (command == "info") return RunInfo(**c);
-  if (command == "health") return RunHealth(**c);
-  std::cerr << "unknown command '" << command << "'\n" << absl::ProgramUsageMessage() << std::endl;
-  return 2;
+  if (!c.ok()) return Usage(c.status());
+  // Nothing escapes as an abort: a library exception (the file system, say)
+  // is an error message and exit 1.
+  try {
+    return Dispatch(command, **c);
+  } catch (const std::exception& e) {
+    return Fail(absl::InternalError(e.what()));
+  }
 }

@@ -5,11 +5,10 @@
 namespace ctrlfuse::client {
 
 Progress::Progress(std::string label, size_t total, FILE* out)
-    : label_(std::move(label)),
-      total_(total),
-      out_(out),
-      tty_(isatty(fileno(out)) != 0),
-      start_(std::chrono::steady_clock::now()) {}
+    : Progress(std::move(label), total, out, isatty(fileno(out)) != 0) {}
+
+Progress::Progress(std::string label, size_t total, FILE* out, bool tty)
+    : label_(std::move(label)), total_(total), out_(out), tty_(tty), start_(std::chrono::steady_clock::now()) {}
 
 void Progress::Update(size_t done, size_t failed) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -17,7 +16,8 @@ void Progress::Update(size_t done, size_t failed) {
   const double eta = rate > 0 ? (total_ - done) / rate : 0;
   if (tty_) {
     const int width = 30, filled = total_ ? int(width * done / total_) : width;
-    std::fprintf(out_, "\r%s [%.*s%*s] %zu/%zu %.1f/s ETA %.0fs failed %zu", label_.c_str(), filled,
+    // \033[K: erase to the end of the line (a shorter redraw leaves nothing behind).
+    std::fprintf(out_, "\r%s [%.*s%*s] %zu/%zu %.1f/s ETA %.0fs failed %zu\033[K", label_.c_str(), filled,
                  "##############################", width - filled, "", done, total_, rate, eta, failed);
     std::fflush(out_);
   } else {

@@ -1,5 +1,7 @@
-// Progress display: a bar with rate and ETA on a terminal, plain lines
-// (every 10%) otherwise.
+// Progress display: a bar with rate and ETA on a terminal, redrawn in place
+// (each redraw clears the rest of the line, so a shorter one leaves no
+// stale characters), plain lines (every 10%) otherwise.
+// Thread-safety: not thread-safe; callers serialise Update.
 #pragma once
 
 #include <chrono>
@@ -10,7 +12,9 @@ namespace ctrlfuse::client {
 
 class Progress {
  public:
+  // `tty`: whether `out` is a terminal; by default isatty() decides.
   Progress(std::string label, size_t total, FILE* out = stderr);
+  Progress(std::string label, size_t total, FILE* out, bool tty);
   void Update(size_t done, size_t failed);
   void Finish();
 

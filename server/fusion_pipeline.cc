@@ -73,9 +73,9 @@ void FusionPipeline::ExecutorLoop() {
   }
 }
 
-absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes) {
+absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress) {
   return server::Warmup(*engine_, options_.pad_buckets.empty() ? sizes : options_.pad_buckets,
-                        options_.batching.max_batch_size);
+                        options_.batching.max_batch_size, progress);
 }
 
 TaskResult FusionPipeline::Await(const std::shared_ptr<FuseTask>& task, std::future<TaskResult>& future) {

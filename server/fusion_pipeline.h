@@ -33,6 +33,7 @@
 #include "server/request_parser.h"
 #include "server/response_builder.h"
 #include "server/task_preparer.h"
+#include "server/warmup.h"
 
 namespace ctrlfuse::server {
 
@@ -66,7 +67,7 @@ class FusionPipeline {
   void Stop();
 
   // Runs every bucket (pad buckets, else `sizes`) at every batch size once.
-  absl::Status Warmup(const std::vector<cv::Size>& sizes);
+  absl::Status Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress = nullptr);
 
   // One request, end to end. `deadline` is in the pipeline clock's time;
   // `cancelled` is polled while the request waits in the queue.

@@ -112,10 +112,10 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   return s;
 }
 
-absl::Status FusionServer::WarmUpAndServe() {
+absl::Status FusionServer::WarmUpAndServe(const WarmupProgress& progress) {
   pipeline_->Start();
   if (warm_up_)
-    if (auto s = pipeline_->Warmup(warmup_sizes_); !s.ok()) return s;
+    if (auto s = pipeline_->Warmup(warmup_sizes_, progress); !s.ok()) return s;
   service_->SetServing(true);
   grpc_->GetHealthCheckService()->SetServingStatus(true);
   metrics_.SetServing(true);

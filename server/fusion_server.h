@@ -49,9 +49,10 @@ class FusionServer {
                                                               Clock* clock);
   ~FusionServer();
 
-  // Starts the executors, warms up, then reports SERVING (health and the
-  // service). Until then fusion calls get UNAVAILABLE.
-  absl::Status WarmUpAndServe();
+  // Starts the executors, warms up (calling `progress` after each step),
+  // then reports SERVING (health and the service). Until then fusion calls
+  // get UNAVAILABLE "warming up".
+  absl::Status WarmUpAndServe(const WarmupProgress& progress = nullptr);
   // NOT_SERVING and new fusion calls refused with UNAVAILABLE; in-flight
   // ones finish until `grace` passes (their batches keep running); then the
   // gRPC server stops (cancelling what is left) and the executors join.

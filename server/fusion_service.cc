@@ -34,7 +34,8 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
                                                             const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
   if (!serving_) {
-    result = absl::UnavailableError("server is not serving (warming up or draining)");
+    result = absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
+                                            : "server is warming up (not SERVING yet): retry later");
   } else {
     {
       absl::MutexLock lock(&answered_mu_);

@@ -27,7 +27,13 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info, size_t stream_window);
 
   // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
-  void SetServing(bool serving) { serving_ = serving; }
+  // Until the first SetServing(true) fusion calls get UNAVAILABLE "server is
+  // warming up", after a SetServing(false) "server is draining" (clients
+  // wait for the first, and go elsewhere on the second).
+  void SetServing(bool serving) {
+    if (serving) served_ = true;
+    serving_ = serving;
+  }
 
   // Fusion calls (stream messages one each) answered so far, and a wait
   // for a count: lets tests order events without sleeping.
@@ -53,7 +59,7 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   Metrics* metrics_;
   const v1::ModelInfo info_;
   const size_t stream_window_;
-  std::atomic<bool> serving_{false};
+  std::atomic<bool> serving_{false}, served_{false};
   mutable absl::Mutex answered_mu_;
   uint64_t answered_ ABSL_GUARDED_BY(answered_mu_) = 0;
   int64_t in_pipeline_ ABSL_GUARDED_BY(answered_mu_) = 0;

@@ -8,6 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -40,6 +42,12 @@ int main(int argc, char** argv) {
       "Serves CtrlFuse (mask-prompt controllable infrared-visible image fusion) over gRPC.\n"
       "  ctrlfuse-server [--config=tiny] [--checkpoint=FILE] [--device=cpu] [--port=50051] [--metrics_port=9464]\n"
       "Health: grpc.health.v1 (NOT_SERVING while warming up and draining). SIGTERM/SIGINT drain, then exit 0.");
+  // --help lists the server's flags (absl's default filter looks for a file
+  // named after the program: "No flags matched").
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "server/"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   sigset_t signals = BlockStopSignals();
 
@@ -75,7 +83,12 @@ int main(int argc, char** argv) {
   std::cout << "port " << (*server)->port() << std::endl;  // machine-readable, for tests and scripts
 
   const auto warm_start = absl::Now();
-  if (auto s = (*server)->WarmUpAndServe(); !s.ok()) {
+  // One line per step: warm-up of the large models takes minutes.
+  auto progress = [](const server::WarmupStep& step) {
+    Log(absl::StrCat("warm-up ", step.index, "/", step.total, ": ", step.size.width, "x", step.size.height, " batch ",
+                     step.batch_size, " (", absl::SixDigits(step.seconds), " s)"));
+  };
+  if (auto s = (*server)->WarmUpAndServe(progress); !s.ok()) {
     Log(absl::StrCat("warm-up failed: ", s.message()));
     return 1;
   }

@@ -5,6 +5,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -12,6 +13,19 @@
 
 namespace ctrlfuse::server {
 
-absl::Status Warmup(api::FusionEngine& engine, const std::vector<cv::Size>& buckets, size_t max_batch_size);
+// One finished warm-up step, for progress logs: step `index` (1-based) of
+// `total`, one bucket at one batch size, and how long it took.
+struct WarmupStep {
+  size_t index = 0, total = 0;
+  cv::Size size;
+  size_t batch_size = 0;
+  double seconds = 0;
+};
+using WarmupProgress = std::function<void(const WarmupStep&)>;
+
+// Encodes and decodes every bucket at every batch size 1..max_batch_size,
+// in that order, calling `progress` (if set) after each.
+absl::Status Warmup(api::FusionEngine& engine, const std::vector<cv::Size>& buckets, size_t max_batch_size,
+                    const WarmupProgress& progress = nullptr);
 
 }  // namespace ctrlfuse::server

@@ -40,6 +40,11 @@ add_dependencies(quality_tests ctrlfuse-eval)
 gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
 
 # The client's commands against a real ctrlfuse-server process.
+add_executable(client_unit_tests client/client_parts_test.cc)
+target_link_libraries(client_unit_tests PRIVATE ctrlfuse_client GTest::gtest GTest::gtest_main)
+gtest_discover_tests(client_unit_tests PROPERTIES LABELS client)
+add_test(NAME client_cli_traps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/cli_traps_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(client_cli_traps PROPERTIES LABELS client TIMEOUT 600 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
 add_test(NAME client_tls COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/tls_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_tls PROPERTIES LABELS client TIMEOUT 600)
 add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})

@@ -13,7 +13,7 @@
 #include "quality/metrics.h"
 
 ABSL_FLAG(std::string, ir_dir, "", "Infrared folder.");
-ABSL_FLAG(std::string, vis_dir, "", "Visible folder (paired by file name).");
+ABSL_FLAG(std::string, vis_dir, "", "Visible folder (paired by file stem).");
 ABSL_FLAG(std::string, average_dir, "average", "Output folder for the pixel average.");
 ABSL_FLAG(std::string, max_dir, "max", "Output folder for the pixel maximum.");
 
@@ -34,11 +34,12 @@ int main(int argc, char** argv) {
   fs::create_directories(absl::GetFlag(FLAGS_max_dir));
   int n = 0;
   const fs::path ir_dir = absl::GetFlag(FLAGS_ir_dir), vis_dir = absl::GetFlag(FLAGS_vis_dir);
-  const auto pairing = ctrlfuse::common::PairByName({ir_dir.string(), vis_dir.string()});
+  const auto pairing = ctrlfuse::common::PairByStem({ir_dir.string(), vis_dir.string()});
   for (const auto& name : pairing.unpaired[0]) std::cerr << "skipping " << name << ": no visible image" << std::endl;
-  for (const auto& name : pairing.names) {
-    cv::Mat ir = cv::imread((ir_dir / name).string(), cv::IMREAD_UNCHANGED);
-    cv::Mat vis = cv::imread((vis_dir / name).string(), cv::IMREAD_UNCHANGED);
+  for (const auto& pair : pairing.pairs) {
+    const std::string name = fs::path(pair.paths[0]).filename().string();
+    cv::Mat ir = cv::imread(pair.paths[0], cv::IMREAD_UNCHANGED);
+    cv::Mat vis = cv::imread(pair.paths[1], cv::IMREAD_UNCHANGED);
     if (ir.empty() || vis.empty()) {
       std::cerr << "skipping " << name << ": unreadable pair" << std::endl;
       continue;

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace fs = std::filesystem;
   std::vector<fs::path> names;  // every infrared image; the other tiles by the same name
-  for (const auto& n : ctrlfuse::common::PairByName({absl::GetFlag(FLAGS_ir_dir)}).names) names.push_back(n);
+  for (const auto& p : ctrlfuse::common::PairByStem({absl::GetFlag(FLAGS_ir_dir)}).pairs)
+    names.push_back(fs::path(p.paths[0]).filename());
   const int w = absl::GetFlag(FLAGS_tile_width);
   std::vector<cv::Mat> rows;
   for (const auto& n : names) {

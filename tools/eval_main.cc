@@ -23,7 +23,7 @@ ABSL_FLAG(std::string, vis, "", "Visible image.");
 ABSL_FLAG(std::string, fused, "", "Fused image.");
 ABSL_FLAG(std::string, ir_dir, "", "Data set: infrared folder.");
 ABSL_FLAG(std::string, vis_dir, "", "Data set: visible folder.");
-ABSL_FLAG(std::string, fused_dir, "", "Data set: fused folder (pairs by file name).");
+ABSL_FLAG(std::string, fused_dir, "", "Data set: fused folder (pairs by file stem).");
 ABSL_FLAG(std::string, metrics, "", "Comma-separated subset (default: all).");
 ABSL_FLAG(bool, json, false, "Single triple: print one JSON object.");
 ABSL_FLAG(std::string, csv, "", "Data set: also write the per-image CSV here (default: stdout).");
@@ -62,12 +62,12 @@ int EvalOne(const std::vector<std::string>& names) {
   return 0;
 }
 
-// A data set paired by file name: the per-image CSV and the table of means.
+// A data set paired by stem (common/folder_pairs.h): the per-image CSV and
+// the table of means.
 int EvalFolders(const std::vector<std::string>& names) {
-  const std::vector<std::string> files =
-      ctrlfuse::common::PairByName(
-          {absl::GetFlag(FLAGS_fused_dir), absl::GetFlag(FLAGS_ir_dir), absl::GetFlag(FLAGS_vis_dir)})
-          .names;
+  const auto files = ctrlfuse::common::PairByStem(
+                         {absl::GetFlag(FLAGS_fused_dir), absl::GetFlag(FLAGS_ir_dir), absl::GetFlag(FLAGS_vis_dir)})
+                         .pairs;
   std::ostringstream csv;
   csv << "file";
   for (const auto& n : names) csv << "," << n;
@@ -75,11 +75,9 @@ int EvalFolders(const std::vector<std::string>& names) {
   std::map<std::string, double> sums;
   const bool tty = isatty(fileno(stderr));
   for (size_t i = 0; i < files.size(); ++i) {
-    const auto& f = files[i];
-    auto v = Compute(Read((fs::path(absl::GetFlag(FLAGS_ir_dir)) / f).string()),
-                     Read((fs::path(absl::GetFlag(FLAGS_vis_dir)) / f).string()),
-                     Read((fs::path(absl::GetFlag(FLAGS_fused_dir)) / f).string()), names);
-    csv << f;
+    const auto& f = files[i];  // paths: fused, infrared, visible
+    auto v = Compute(Read(f.paths[1]), Read(f.paths[2]), Read(f.paths[0]), names);
+    csv << fs::path(f.paths[0]).filename().string();
     for (const auto& n : names) {
       csv << "," << Number(v[n]);
       sums[n] += v[n];

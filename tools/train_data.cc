@@ -20,26 +20,26 @@ namespace {
 
 class FolderSource : public DataSource {
  public:
-  FolderSource(fs::path vis, fs::path ir, fs::path mask, std::vector<std::string> names)
-      : vis_(std::move(vis)), ir_(std::move(ir)), mask_(std::move(mask)), names_(std::move(names)) {}
+  // Each triple's paths: visible, infrared, mask (common::PairByStem).
+  explicit FolderSource(std::vector<common::FilePair> triples) : triples_(std::move(triples)) {}
   absl::StatusOr<Sample> Get(uint64_t, int64_t index) override {
-    const std::string& n = names_[size_t(index) % names_.size()];
+    const common::FilePair& t = triples_[size_t(index) % triples_.size()];
+    const std::string n = fs::path(t.paths[0]).filename().string();
     Sample s;
     s.name = n;
-    s.visible = cv::imread((vis_ / n).string(), cv::IMREAD_UNCHANGED);
-    s.infrared = cv::imread((ir_ / n).string(), cv::IMREAD_UNCHANGED);
-    s.mask = cv::imread((mask_ / n).string(), cv::IMREAD_GRAYSCALE);
+    s.visible = cv::imread(t.paths[0], cv::IMREAD_UNCHANGED);
+    s.infrared = cv::imread(t.paths[1], cv::IMREAD_UNCHANGED);
+    s.mask = cv::imread(t.paths[2], cv::IMREAD_GRAYSCALE);
     if (s.visible.empty() || s.infrared.empty() || s.mask.empty())
       return absl::DataLossError(absl::StrCat("cannot read the images of ", n));
     if (s.visible.size() != s.infrared.size() || s.mask.size() != s.infrared.size())
       return absl::InvalidArgumentError(absl::StrCat(n, ": visible, infrared and mask differ in size"));
     return s;
   }
-  int64_t size() const override { return int64_t(names_.size()); }
+  int64_t size() const override { return int64_t(triples_.size()); }
 
  private:
-  fs::path vis_, ir_, mask_;
-  std::vector<std::string> names_;
+  std::vector<common::FilePair> triples_;
 };
 
 class SyntheticSource : public DataSource {
@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
     return absl::NotFoundError(absl::StrCat(dir, ": expected {vi,ir,mask} or {Visible,Infrared,mask} folders"));
   }
   if (!fs::is_directory(mask)) return absl::NotFoundError(absl::StrCat(dir, ": no mask folder"));
-  const auto pairing = common::PairByName({vis.string(), ir.string(), mask.string()});
+  const auto pairing = common::PairByStem({vis.string(), ir.string(), mask.string()});
   std::vector<std::string> problems;
   const std::string labels[] = {vis.filename().string(), ir.filename().string(), "mask"};
   for (size_t k = 0; k < 3; ++k) {
@@ -104,11 +104,12 @@ absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir) {
               ", "),
           unpaired.size() > 5 ? ", ..." : ""));
   }
+  for (const auto& a : pairing.ambiguous) problems.push_back("files sharing a stem in " + a);
   if (!problems.empty())
     return absl::InvalidArgumentError(
-        absl::StrCat(dir, ": folders do not pair by file name: ", absl::StrJoin(problems, "; ")));
-  if (pairing.names.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
-  return std::unique_ptr<DataSource>(new FolderSource(vis, ir, mask, pairing.names));
+        absl::StrCat(dir, ": folders do not pair by file stem: ", absl::StrJoin(problems, "; ")));
+  if (pairing.pairs.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
+  return std::unique_ptr<DataSource>(new FolderSource(pairing.pairs));
 }
 
 std::unique_ptr<DataSource> Synthetic(int width, int height, SyntheticPrompt prompt) {

@@ -27,7 +27,8 @@ class DataSource {
   virtual int64_t size() const = 0;  // samples per epoch; 0 = unbounded (synthetic)
 };
 
-// DIR/{vi,ir,mask} or DIR/{Visible,Infrared,mask}, paired by file name (not
+// DIR/{vi,ir,mask} or DIR/{Visible,Infrared,mask}, paired by file stem
+// (common/folder_pairs.h: case-insensitive, any extension; not
 // by sort order). Files present in one folder and not the others are an
 // error that names them.
 absl::StatusOr<std::unique_ptr<DataSource>> OpenFolder(const std::string& dir);

@@ -53,9 +53,10 @@ check "second batch skips existing outputs" grep -q "batch: 0 fused, 4 skipped" 
 "${C[@]}" batch --ir_dir "$T/scenes/ir" --vis_dir "$T/scenes/vi" --out_dir "$T/batch" --overwrite >"$T/b3.txt"
 check "--overwrite redoes them" grep -q "batch: 4 fused, 0 skipped" "$T/b3.txt"
 cp "$T/scenes/ir/0000.png" "$T/scenes/ir/9999.png"
-"${C[@]}" batch --ir_dir "$T/scenes/ir" --vis_dir "$T/scenes/vi" --out_dir "$T/batch" >"$T/b4.txt"
+"${C[@]}" batch --ir_dir "$T/scenes/ir" --vis_dir "$T/scenes/vi" --out_dir "$T/batch" >"$T/b4.txt" 2>"$T/b4.err"
 check "unpaired file makes batch exit non-zero" test $? -eq 1
-check "and is listed as a failure" grep -q "failed 9999.png: no visible image of the same name" "$T/b4.txt"
+check "and is counted as a problem" grep -q "batch: 0 fused, 4 skipped (output exists), 0 failed, 1 problems" "$T/b4.txt"
+check "which names the file and what it lacks" grep -q "problem: 9999.png: no visible image with the stem .9999. in --vis_dir" "$T/b4.err"
 rm "$T/scenes/ir/9999.png"
 
 # stream: frames in order with per-frame status

@@ -275,6 +275,47 @@ TEST(ClientHealthTest, HealthFollowsTheServersState) {
   EXPECT_EQ(s.Client()->Health("no.such.Service").status().code(), absl::StatusCode::kNotFound);
 }
 
+// A client that is told the server is warming up waits (as long as
+// wait_for_server_seconds allows) and is served once warm-up ends; one that
+// may not wait gets UNAVAILABLE "warming up" at once. The fake engine holds
+// warm-up until the test has seen the waiting client refused twice.
+TEST(ClientWarmUpTest, AClientWaitsOutTheWarmUpWhenAllowedTo) {
+  FakeFusionEngine fake;  // test double: the test holds its warm-up
+  server::ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.metrics_port = -1;
+  o.pipeline = OneAtATime(4);
+  o.warmup_sizes = {cv::Size(64, 48)};
+  server::RealClock clock;
+  auto s = server::FusionServer::Create(&fake, o, &clock);
+  ASSERT_TRUE(s.ok()) << s.status();
+  fake.Hold();
+  std::thread warm([&] { EXPECT_TRUE((*s)->WarmUpAndServe().ok()); });
+  fake.WaitUntilWaiting(1);  // warm-up is under way
+
+  client::ClientOptions co;
+  co.address = "127.0.0.1:" + std::to_string((*s)->port());
+  co.retries = 0;
+  auto impatient = client::FusionClient::Create(co);
+  auto refused = (*impatient)->Fuse(SceneRequest(300));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("warming up"), std::string::npos) << refused.status();
+
+  co.wait_for_server_seconds = 600;
+  co.backoff_seconds = 0.01;
+  co.max_backoff_seconds = 0.05;
+  auto patient = client::FusionClient::Create(co);
+  absl::StatusOr<v1::FuseResponse> served;
+  std::thread call([&] { served = (*patient)->Fuse(SceneRequest(301)); });
+  (*s)->service().WaitUntilAnswered(3);  // the impatient refusal and two of the patient client's
+  fake.Release();
+  call.join();
+  warm.join();
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_TRUE(served->has_fused());
+}
+
 TEST_F(ServerTest, FullQueueRejectsWithUnavailable) {
   FakeFusionEngine fake;  // test double: held busy by the test
   InProcessServer small(&fake, OneAtATime(/*max_queued=*/2), false);

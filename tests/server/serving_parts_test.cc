@@ -12,6 +12,7 @@
 #include "server/metrics.h"
 #include "server/prompts/prompt_kind.h"
 #include "server/response_builder.h"
+#include "server/warmup.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_fusion_engine.h"
 
@@ -87,6 +88,24 @@ TEST(MetricsTest, CallsAreCountedOnceWithTheirCodeAndReason) {
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kCancelled)), "cancelled");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kInternal)), "internal");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kUnimplemented)), "unimplemented");
+}
+
+// Warm-up reports every step in order (the server logs one line per step:
+// large models take minutes to warm up).
+TEST(WarmupTest, ReportsEachBucketAtEachBatchSizeInOrder) {
+  testing::FakeFusionEngine fake;  // test double: counts what it encodes
+  std::vector<WarmupStep> steps;
+  ASSERT_TRUE(
+      Warmup(fake, {cv::Size(64, 48), cv::Size(32, 24)}, 3, [&](const WarmupStep& s) { steps.push_back(s); }).ok());
+  ASSERT_EQ(steps.size(), 6u);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i].index, i + 1);
+    EXPECT_EQ(steps[i].total, 6u);
+    EXPECT_EQ(steps[i].size, i < 3 ? cv::Size(64, 48) : cv::Size(32, 24));
+    EXPECT_EQ(steps[i].batch_size, i % 3 + 1);
+    EXPECT_GE(steps[i].seconds, 0);
+  }
+  EXPECT_TRUE(Warmup(fake, {cv::Size(16, 16)}, 2).ok());  // no callback: fine
 }
 
 TEST(ResponseBuilderTest, DecodeIsAskedOnlyForThePlanesTheRequestWants) {
