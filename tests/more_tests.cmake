@@ -45,6 +45,11 @@ target_link_libraries(client_unit_tests PRIVATE ctrlfuse_client GTest::gtest GTe
 gtest_discover_tests(client_unit_tests PROPERTIES LABELS client)
 add_test(NAME client_cli_traps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/cli_traps_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_cli_traps PROPERTIES LABELS client TIMEOUT 600 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
+if(CTRLFUSE_PYCLIENT_PYTHON)
+  add_test(NAME python_client
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/python_client_test.sh ${CTRLFUSE_PYCLIENT_PYTHON} ${CMAKE_BINARY_DIR})
+  set_tests_properties(python_client PROPERTIES LABELS client TIMEOUT 600)
+endif()
 add_test(NAME client_tls COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/tls_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_tls PROPERTIES LABELS client TIMEOUT 600)
 add_test(NAME client_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/client_cli_test.sh ${CMAKE_BINARY_DIR})

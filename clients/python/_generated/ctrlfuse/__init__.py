@@ -1,0 +1,1 @@
+# Filled by setup.py at build time (generated from proto/).
