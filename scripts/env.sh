@@ -22,7 +22,11 @@ DEPLOY_PY="$DEPLOY_VENV/bin/python"
 PYCLIENT_REQS_HASH="$(sha256sum "$ROOT/scripts/requirements-pyclient.txt" | cut -c1-12)"
 PYCLIENT_VENV="${CTRLFUSE_PYCLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/pyclient-venv-$PYCLIENT_REQS_HASH}"
 PYCLIENT_PY="$PYCLIENT_VENV/bin/python"
-export ROOT BUILD_DIR VENV PY DEPLOY_VENV DEPLOY_PY PYCLIENT_VENV PYCLIENT_PY
+# Triton's client for the Open Inference Protocol test (scripts/requirements-kserve.txt).
+KSERVE_REQS_HASH="$(sha256sum "$ROOT/scripts/requirements-kserve.txt" | cut -c1-12)"
+KSERVE_VENV="${CTRLFUSE_KSERVE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlfuse-serve/kserve-venv-$KSERVE_REQS_HASH}"
+KSERVE_PY="$KSERVE_VENV/bin/python"
+export ROOT BUILD_DIR VENV PY DEPLOY_VENV DEPLOY_PY PYCLIENT_VENV PYCLIENT_PY KSERVE_VENV KSERVE_PY
 
 # Blocks until the ctrlfuse-server with pid $1 has written "ready: SERVING"
 # to its log $2; false if the server exits first or ${3:-300} s pass. The

@@ -8,7 +8,8 @@
 #     against, and the official packages the parity tests compare with.
 #   - Two small ones for the deployment checks (scripts/requirements-deploy.txt:
 #     kubectl, kubernetes-validate, hadolint) and the Python client's tests
-#     (scripts/requirements-pyclient.txt: grpcio, grpcio-tools, pytest).
+#     (scripts/requirements-pyclient.txt: grpcio, grpcio-tools, pytest), and
+#     Triton's client for the KServe v2 test (scripts/requirements-kserve.txt).
 #   ./scripts/setup.sh            install + build everything
 #   ./scripts/setup.sh --model    LibTorch-only build of model/ and its tests
 # Environment: CTRLFUSE_CUDA=OFF builds without the CUDA code paths (only for
@@ -45,9 +46,9 @@ if [[ ! -f "$VENV/.complete" ]]; then
   touch "$VENV/.complete"
 fi
 ln -sfn "$VENV" "$ROOT/.venv"
-# Two small environments for the full build's tests: the deployment checks
-# (kubectl, kubernetes-validate, hadolint) and the Python client's (grpcio,
-# pytest).
+# Small environments for the full build's tests: the deployment checks
+# (kubectl, kubernetes-validate, hadolint), the Python client's (grpcio,
+# pytest), tritonclient's (protobuf 6: apart from the client's 7).
 small_venv() {  # small_venv DIR REQUIREMENTS WHAT
   [[ -f "$1/.complete" ]] && return
   echo "setup: creating the environment of $3, $1 (PyPI, $2)"
@@ -60,6 +61,7 @@ small_venv() {  # small_venv DIR REQUIREMENTS WHAT
 if [[ $model_only == OFF ]]; then
   small_venv "$DEPLOY_VENV" scripts/requirements-deploy.txt "the deployment checks"
   small_venv "$PYCLIENT_VENV" scripts/requirements-pyclient.txt "the Python client's tests"
+  small_venv "$KSERVE_VENV" scripts/requirements-kserve.txt "the Open Inference Protocol test (tritonclient)"
 fi
 
 torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
@@ -67,7 +69,7 @@ cuda="${CTRLFUSE_CUDA:-ON}"
 # Torch_DIR explicitly: CMake caches it, so a new venv (new pins) would
 # otherwise keep building against the old one.
 configure_args=(-G Ninja -DCTRLFUSE_MODEL_ONLY=$model_only -DCTRLFUSE_CUDA=$cuda
-  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" -DCTRLFUSE_DEPLOY_PYTHON="$DEPLOY_PY" -DCTRLFUSE_PYCLIENT_PYTHON="$PYCLIENT_PY")
+  -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" -DCTRLFUSE_DEPLOY_PYTHON="$DEPLOY_PY" -DCTRLFUSE_PYCLIENT_PYTHON="$PYCLIENT_PY" -DCTRLFUSE_KSERVE_PYTHON="$KSERVE_PY")
 stamp="$(printf '%s\n' "${configure_args[@]}" | sha256sum | cut -c1-16)"
 if [[ ! -f "$BUILD_DIR/build.ninja" ]] || [[ "$(cat "$BUILD_DIR/.configure-stamp" 2>/dev/null)" != "$stamp" ]]; then
   mkdir -p "$BUILD_DIR"

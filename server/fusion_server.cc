@@ -105,6 +105,9 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   builder.SetMaxReceiveMessageSize(max_bytes);
   builder.SetMaxSendMessageSize(max_bytes);
   builder.RegisterService(s->service_.get());
+  // The Open Inference Protocol (KServe v2) on the same port.
+  s->kserve_ = std::make_unique<KServeServiceImpl>(s->service_.get(), CTRLFUSE_SERVER_VERSION);
+  builder.RegisterService(s->kserve_.get());
   s->grpc_ = builder.BuildAndStart();
   if (!s->grpc_ || s->port_ == 0)
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));

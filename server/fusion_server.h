@@ -20,6 +20,7 @@
 #include "model/api/fusion_engine.h"
 #include "server/fusion_pipeline.h"
 #include "server/fusion_service.h"
+#include "server/kserve_service.h"
 #include "server/metrics.h"
 
 namespace ctrlfuse::server {
@@ -77,6 +78,7 @@ class FusionServer {
   std::unique_ptr<FusionPipeline> pipeline_;
   v1::ModelInfo model_info_;
   std::unique_ptr<FusionServiceImpl> service_;
+  std::unique_ptr<KServeServiceImpl> kserve_;
   std::unique_ptr<grpc::Server> grpc_;
   std::vector<cv::Size> warmup_sizes_;
   bool warm_up_ = true;

@@ -30,8 +30,8 @@ FusionServiceImpl::FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics,
       info_(std::move(info)),
       stream_window_(std::max<size_t>(1, stream_window)) {}
 
-absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext* context,
-                                                            const v1::FuseRequest& request, const char* method) {
+absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext* context,
+                                                             const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
   if (!serving_) {
     result = absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
@@ -54,6 +54,12 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseOne(grpc::ServerContext*
   return result;
 }
 
+void FusionServiceImpl::CountRefusal(const char* method, const absl::Status& status) {
+  metrics_->CountCall(method, status);
+  absl::MutexLock lock(&answered_mu_);
+  ++answered_;
+}
+
 uint64_t FusionServiceImpl::answered() const {
   absl::MutexLock lock(&answered_mu_);
   return answered_;
@@ -73,7 +79,7 @@ bool FusionServiceImpl::WaitUntilIdle(absl::Time deadline) const {
 
 grpc::Status FusionServiceImpl::Fuse(grpc::ServerContext* context, const v1::FuseRequest* request,
                                      v1::FuseResponse* response) {
-  auto r = FuseOne(context, *request, "Fuse");
+  auto r = FuseCall(context, *request, "Fuse");
   if (!r.ok()) return ToGrpc(r.status());
   *response = std::move(*r);
   return grpc::Status::OK;
@@ -115,7 +121,7 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
       cv.wait(lock, [&] { return pending.size() < stream_window_; });
       pending.push_back(std::async(std::launch::async, [this, context, request] {
         v1::StreamFuseResponse out;
-        auto r = FuseOne(context, request, "FuseStream");
+        auto r = FuseCall(context, request, "FuseStream");
         out.set_code(static_cast<int>(r.status().code()));
         out.set_message(std::string(r.status().message()));
         if (r.ok()) {

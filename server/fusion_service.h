@@ -51,10 +51,18 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
 
- private:
-  absl::StatusOr<v1::FuseResponse> FuseOne(grpc::ServerContext* context, const v1::FuseRequest& request,
-                                           const char* method);
+  // One fusion call as every API makes it (this service's Fuse and streams,
+  // the KServe v2 service's ModelInfer): refused while not serving, counted
+  // in flight (Drain waits for it), its metrics under `method`.
+  absl::StatusOr<v1::FuseResponse> FuseCall(grpc::ServerContext* context, const v1::FuseRequest& request,
+                                            const char* method);
+  // A call refused before it reached FuseCall (a malformed ModelInfer):
+  // counted like any other answered call.
+  void CountRefusal(const char* method, const absl::Status& status);
+  bool serving() const { return serving_; }
+  const v1::ModelInfo& info() const { return info_; }
 
+ private:
   FusionPipeline* pipeline_;
   Metrics* metrics_;
   const v1::ModelInfo info_;
