@@ -137,8 +137,9 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   using HS = grpc::health::v1::HealthCheckResponse;
   ASSERT_TRUE(WaitUntilServing(channel)) << p.Log();
   ASSERT_EQ(Health(channel), HS::SERVING) << p.Log();
-  EXPECT_EQ(ListServices(channel), (std::vector<std::string>{"ctrlfuse.v1.FusionService", "grpc.health.v1.Health",
-                                                             "grpc.reflection.v1alpha.ServerReflection"}));
+  EXPECT_EQ(ListServices(channel),
+            (std::vector<std::string>{"ctrlfuse.v1.FusionService", "grpc.health.v1.Health",
+                                      "grpc.reflection.v1alpha.ServerReflection", "inference.GRPCInferenceService"}));
   auto metrics = testing::ParseMetrics(testing::HttpGet(p.metrics_port, "/metrics"));
   EXPECT_EQ(metrics.at("ctrlfuse_images_fused_total"), 0);
 
