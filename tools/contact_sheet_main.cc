@@ -173,13 +173,21 @@ int main(int argc, char** argv) {
       k.changed += cv::countNonZero(d);
       k.pixels += int64_t(d.total());
       k.max = std::max(k.max, mx);
-      cv::Mat amplified, heat;
+      // Over a dimmed copy of the fused image (so one sees where), each
+      // changed pixel in the colour of its amplified difference, spread
+      // over 5x5 (a change of one pixel stays visible at tile size).
+      cv::Mat amplified, spread, heat, fused_grey = fused_in(k.dir, stem), background;
       d.convertTo(amplified, CV_8U, gain);
-      cv::applyColorMap(amplified, heat, cv::COLORMAP_INFERNO);
+      cv::dilate(amplified, spread, cv::getStructuringElement(cv::MORPH_RECT, {5, 5}));
+      cv::applyColorMap(spread, heat, cv::COLORMAP_INFERNO);
+      fused_grey.convertTo(background, CV_8U, 0.35);
+      cv::cvtColor(background, background, cv::COLOR_GRAY2BGR);
+      heat.copyTo(background, spread > 0);
+      heat = background;
       tiles.push_back(Tile(overlay, w, absl::StrCat(k.label, " prompt (red)")));
       tiles.push_back(Tile(fused_in(k.dir, stem), w, absl::StrCat("fused, ", k.label, " prompt")));
       tiles.push_back(
-          Tile(heat, w, absl::StrFormat("|%s - no prompt| x%.0f\nmax %.0f grey levels", k.label, gain, mx)));
+          Tile(heat, w, absl::StrFormat("|%s - none| x%.0f, 5x5\nmax %.0f grey levels", k.label, gain, mx)));
     }
     cv::Mat row;
     cv::hconcat(tiles, row);
