@@ -79,6 +79,9 @@ target_compile_definitions(bundled_model_tests PRIVATE
 gtest_discover_tests(bundled_model_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
 
 # The real Prometheus server scraping a real ctrlfuse-server.
+add_test(NAME contact_sheet COMMAND ${CTRLFUSE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tools/contact_sheet_test.py
+  ${CMAKE_BINARY_DIR})
+set_tests_properties(contact_sheet PROPERTIES LABELS client TIMEOUT 300)
 add_test(NAME prometheus_scrape COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/server/prometheus_scrape_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(prometheus_scrape PROPERTIES LABELS server TIMEOUT 300 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
 
