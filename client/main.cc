@@ -12,8 +12,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/folder_input.h"
@@ -21,6 +19,7 @@
 #include "client/load_generator.h"
 #include "client/progress.h"
 #include "client/request_builder.h"
+#include "common/flag_help.h"
 #include "proto/kinds.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
@@ -310,12 +309,7 @@ int main(int argc, char** argv) {
       "  health  grpc.health.v1 check: prints the status, exit 0 only when SERVING\n"
       "--server takes any gRPC target: host:port, dns:///name:port (all addresses, round-robin),\n"
       "ipv4:a:p,b:q, unix:path.");
-  // --help lists this program's flags (absl's default filter looks for a
-  // file named after the program and found none: "No flags matched").
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "client/"); };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  common::HelpListsFlagsFrom("client/");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {
     std::cerr << absl::ProgramUsageMessage() << std::endl;

@@ -8,11 +8,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/flag_help.h"
 #include "server/fusion_server.h"
 #include "server/server_flags.h"
 
@@ -42,12 +41,7 @@ int main(int argc, char** argv) {
       "Serves CtrlFuse (mask-prompt controllable infrared-visible image fusion) over gRPC.\n"
       "  ctrlfuse-server [--config=tiny] [--checkpoint=FILE] [--device=cpu] [--port=50051] [--metrics_port=9464]\n"
       "Health: grpc.health.v1 (NOT_SERVING while warming up and draining). SIGTERM/SIGINT drain, then exit 0.");
-  // --help lists the server's flags (absl's default filter looks for a file
-  // named after the program: "No flags matched").
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "server/"); };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  common::HelpListsFlagsFrom("server/");
   absl::ParseCommandLine(argc, argv);
   sigset_t signals = BlockStopSignals();
 

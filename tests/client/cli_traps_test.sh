@@ -12,11 +12,7 @@ source "$(dirname "$0")/../../scripts/env.sh"
 BUILD="$1"
 T="$(mktemp -d)"
 PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
-fail=0
-check() {  # check "what" command...
-  local what="$1"; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
+source "$(dirname "$0")/../support/check.sh"
 expect() {  # expect "what" RC PATTERN command...: exit status RC and PATTERN in its stderr+stdout
   local what="$1" rc="$2" pattern="$3"; shift 3
   "$@" >"$T/out.txt" 2>&1

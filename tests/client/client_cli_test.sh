@@ -6,11 +6,7 @@ source "$(dirname "$0")/../../scripts/env.sh"
 BUILD="$1"
 T="$(mktemp -d)"
 PY="${CTRLFUSE_PYTHON:?set by ctest: the venv python of scripts/setup.sh}"
-fail=0
-check() {  # check "what" command...
-  local what="$1"; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
+source "$(dirname "$0")/../support/check.sh"
 # Image size "WxH" of a file, via PIL.
 size_of() { $PY -c "from PIL import Image; im=Image.open('$1'); print('%dx%d' % im.size)"; }
 
