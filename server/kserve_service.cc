@@ -240,9 +240,12 @@ grpc::Status KServeServiceImpl::ModelMetadata(grpc::ServerContext*, const infere
 
 grpc::Status KServeServiceImpl::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                                            inference::ModelInferResponse* response) {
-  if (request->model_name() != kKServeModelName)
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("model '", request->model_name(),
-                                                                  "': this server serves '", kKServeModelName, "'"));
+  if (request->model_name() != kKServeModelName) {
+    const absl::Status unknown = absl::NotFoundError(
+        absl::StrCat("model '", request->model_name(), "': this server serves '", kKServeModelName, "'"));
+    fusion_->CountRefusal("ModelInfer", unknown);
+    return ToGrpc(unknown);
+  }
   auto fuse = FuseRequestFromInfer(*request);
   if (!fuse.ok()) {
     fusion_->CountRefusal("ModelInfer", fuse.status());
