@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image/codec.h"
+#include "proto/kinds.h"
 
 namespace ctrlfuse::client {
 
@@ -68,7 +69,7 @@ grpc::Status FusionClient::WithRetries(const std::function<grpc::Status(grpc::Cl
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Count-limited retries for a busy or unreachable server; time-limited
     // ones while it says it is warming up (fusion_service.cc's message).
-    const bool warming_up = s.error_message().find("warming up") != std::string::npos;
+    const bool warming_up = s.error_message().find(v1::kWarmingUp) != std::string::npos;
     if (attempt >= options_.retries && !(warming_up && waited + pause <= options_.wait_for_server_seconds)) return s;
     std::this_thread::sleep_for(std::chrono::duration<double>(pause));
     backoff *= 2;

@@ -100,9 +100,9 @@ client::OutputSpec OutputFromFlags() {
   return o;
 }
 
-// Writes the fused image and masks of `resp` under out_dir/name*.
+// Writes the fused image and masks of `resp` under out_dir/name* (every
+// command has made out_dir with PrepareOutDir before its first call).
 absl::Status WriteOutputs(const v1::FuseResponse& resp, const std::string& out_dir, const std::string& name) {
-  if (auto s = client::PrepareOutDir(out_dir); !s.ok()) return s;
   if (auto s = client::SaveImage(resp.fused(), out_dir + "/" + name + "." + client::Extension(resp.fused())); !s.ok())
     return s;
   for (const auto& m : resp.masks())

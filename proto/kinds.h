@@ -23,4 +23,9 @@ const char* MaskKindName(MaskKind kind);
 // proto descriptor; "" for KIND_NOT_SET.
 std::string PromptKindName(Prompt::KindCase kind);
 
+// The phrase a server's UNAVAILABLE contains while it warms up: clients
+// (client/fusion_client.cc, clients/python) keep waiting on it, and go
+// elsewhere on any other UNAVAILABLE (a full queue, a drain).
+inline constexpr char kWarmingUp[] = "warming up";
+
 }  // namespace ctrlfuse::v1

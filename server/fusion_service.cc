@@ -6,6 +6,9 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "proto/kinds.h"
+
 namespace ctrlfuse::server {
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -34,8 +37,9 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext
                                                              const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
   if (!serving_) {
-    result = absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
-                                            : "server is warming up (not SERVING yet): retry later");
+    result =
+        absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
+                                       : absl::StrCat("server is ", v1::kWarmingUp, " (not SERVING yet): retry later"));
   } else {
     {
       absl::MutexLock lock(&answered_mu_);
@@ -46,15 +50,11 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext
     absl::MutexLock lock(&answered_mu_);
     metrics_->in_flight->Set(double(--in_pipeline_));
   }
-  metrics_->CountCall(method, result.status());
-  {
-    absl::MutexLock lock(&answered_mu_);
-    ++answered_;
-  }
+  CountAnswered(method, result.status());
   return result;
 }
 
-void FusionServiceImpl::CountRefusal(const char* method, const absl::Status& status) {
+void FusionServiceImpl::CountAnswered(const char* method, const absl::Status& status) {
   metrics_->CountCall(method, status);
   absl::MutexLock lock(&answered_mu_);
   ++answered_;

@@ -56,9 +56,10 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // in flight (Drain waits for it), its metrics under `method`.
   absl::StatusOr<v1::FuseResponse> FuseCall(grpc::ServerContext* context, const v1::FuseRequest& request,
                                             const char* method);
-  // A call refused before it reached FuseCall (a malformed ModelInfer):
-  // counted like any other answered call.
-  void CountRefusal(const char* method, const absl::Status& status);
+  // Counts one answered fusion call: its metrics (requests and failures
+  // under `method`) and answered(). FuseCall ends with it; a call refused
+  // before it reaches FuseCall (a malformed ModelInfer) uses it directly.
+  void CountAnswered(const char* method, const absl::Status& status);
   bool serving() const { return serving_; }
   const v1::ModelInfo& info() const { return info_; }
 

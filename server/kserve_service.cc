@@ -106,6 +106,10 @@ absl::Status ToImage(const inference::ModelInferRequest& infer, int index, bool 
   return absl::OkStatus();
 }
 
+absl::Status UnknownModel(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("model '", name, "': this server serves '", kKServeModelName, "'"));
+}
+
 void AddOutput(const std::string& name, const v1::Image& image, inference::ModelInferResponse* out) {
   const auto& raw = image.raw();
   auto* t = out->add_outputs();
@@ -218,9 +222,7 @@ grpc::Status KServeServiceImpl::ServerMetadata(grpc::ServerContext*, const infer
 
 grpc::Status KServeServiceImpl::ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
                                               inference::ModelMetadataResponse* response) {
-  if (request->name() != kKServeModelName)
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("model '", request->name(), "': this server serves '", kKServeModelName, "'"));
+  if (request->name() != kKServeModelName) return ToGrpc(UnknownModel(request->name()));
   response->set_name(kKServeModelName);
   response->add_versions("1");
   response->set_platform(absl::StrCat("ctrlfuse-serve (", fusion_->info().config(), ")"));
@@ -241,14 +243,13 @@ grpc::Status KServeServiceImpl::ModelMetadata(grpc::ServerContext*, const infere
 grpc::Status KServeServiceImpl::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                                            inference::ModelInferResponse* response) {
   if (request->model_name() != kKServeModelName) {
-    const absl::Status unknown = absl::NotFoundError(
-        absl::StrCat("model '", request->model_name(), "': this server serves '", kKServeModelName, "'"));
-    fusion_->CountRefusal("ModelInfer", unknown);
+    const absl::Status unknown = UnknownModel(request->model_name());
+    fusion_->CountAnswered("ModelInfer", unknown);
     return ToGrpc(unknown);
   }
   auto fuse = FuseRequestFromInfer(*request);
   if (!fuse.ok()) {
-    fusion_->CountRefusal("ModelInfer", fuse.status());
+    fusion_->CountAnswered("ModelInfer", fuse.status());
     return ToGrpc(fuse.status());
   }
   auto fused = fusion_->FuseCall(context, *fuse, "ModelInfer");

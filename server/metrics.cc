@@ -146,7 +146,7 @@ absl::Status Metrics::Serve(const std::string& address) {
       for (auto& f : c->Collect()) out.push_back(std::move(f));
     return out;
   };
-  auto endpoint = HttpEndpoint::Start(address, collect, [this] { return serving_.load(); });
+  auto endpoint = HttpEndpoint::Start(address, collect, [this] { return serving(); });
   if (!endpoint.ok()) return endpoint.status();
   endpoint_ = std::move(*endpoint);
   return absl::OkStatus();
@@ -170,10 +170,7 @@ bool Metrics::WatchGpus(std::string* why) {
   return true;
 }
 
-void Metrics::SetServing(bool serving) {
-  serving_ = serving;
-  serving_gauge_->Set(serving ? 1 : 0);
-}
+void Metrics::SetServing(bool serving) { serving_gauge_->Set(serving ? 1 : 0); }
 
 void Metrics::SetDraining(bool draining) { draining_gauge_->Set(draining ? 1 : 0); }
 

@@ -67,7 +67,7 @@ class Metrics {
   // ctrlfuse_draining (1 from the drain's start to exit).
   void SetServing(bool serving);
   void SetDraining(bool draining);
-  bool serving() const { return serving_; }
+  bool serving() const { return serving_gauge_->Value() == 1; }
   // One histogram per quality metric (ctrlfuse_fusion_quality_<name>), each
   // with buckets spanning its own range; unknown names are ignored.
   void ObserveQuality(const std::string& metric, double value);
@@ -91,7 +91,6 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* failures_;
   prometheus::Family<prometheus::Gauge>* model_info_;
   prometheus::Gauge *serving_gauge_, *draining_gauge_;
-  std::atomic<bool> serving_{false};
   std::map<std::string, prometheus::Histogram*> quality_;
 };
 

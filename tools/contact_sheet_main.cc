@@ -108,11 +108,16 @@ int main(int argc, char** argv) {
   auto fused_in = [](const std::string& dir, const std::string& stem) {
     return Grey(cv::imread(ctrlfuse::common::FileWithStem(dir, stem), cv::IMREAD_UNCHANGED));
   };
-  // First pass: the differences, for the sheet's gain.
-  std::map<std::pair<std::string, size_t>, cv::Mat> diffs;
+  // First pass: each scene's images read once, and the differences, for
+  // the sheet's gain.
+  struct Compared {
+    cv::Mat fused, diff;
+  };
+  std::map<std::pair<std::string, size_t>, Compared> compared;
+  std::vector<cv::Mat> nones;
   std::vector<int> histogram(256, 0);  // of the changed pixels' differences
   for (size_t s = 0; s < scenes.size(); ++s) {
-    cv::Mat none = fused_in(none_dir, scenes[s].stem);
+    const cv::Mat& none = nones.emplace_back(fused_in(none_dir, scenes[s].stem));
     for (auto& k : kinds) {
       cv::Mat fused = fused_in(k.dir, scenes[s].stem);
       if (none.empty() || fused.empty() || fused.size() != none.size()) continue;
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
       cv::absdiff(fused, none, d);
       for (auto it = d.begin<uint8_t>(); it != d.end<uint8_t>(); ++it)
         if (*it) ++histogram[*it];
-      diffs[{k.label, s}] = d;
+      compared[{k.label, s}] = {fused, d};
     }
   }
   int64_t changed = 0, seen = 0;
@@ -139,18 +144,17 @@ int main(int argc, char** argv) {
     const std::string& stem = scenes[s].stem;
     cv::Mat vis = cv::imread(scenes[s].paths[1], cv::IMREAD_COLOR);
     std::vector<cv::Mat> tiles = {Tile(cv::imread(scenes[s].paths[0], cv::IMREAD_UNCHANGED), w, "infrared"),
-                                  Tile(vis.clone(), w, "visible"),
-                                  Tile(fused_in(none_dir, stem), w, "fused, no prompt")};
+                                  Tile(vis.clone(), w, "visible"), Tile(nones[s].clone(), w, "fused, no prompt")};
+    const cv::Mat truth =
+        cv::imread(ctrlfuse::common::FileWithStem(absl::GetFlag(FLAGS_truth_dir), stem), cv::IMREAD_GRAYSCALE);
     for (auto& k : kinds) {
       ++k.scenes;
       cv::Mat prompt = cv::imread(ctrlfuse::common::FileWithStem(k.dir, stem + "_prompt"), cv::IMREAD_GRAYSCALE);
-      const cv::Mat truth =
-          cv::imread(ctrlfuse::common::FileWithStem(absl::GetFlag(FLAGS_truth_dir), stem), cv::IMREAD_GRAYSCALE);
       const double fraction = prompt.empty() ? 0 : cv::countNonZero(prompt) / double(prompt.total());
       const double on_target = prompt.empty() ? 0 : OnTarget(prompt, truth);
       const bool sized =
           fraction >= absl::GetFlag(FLAGS_min_mask_fraction) && fraction <= absl::GetFlag(FLAGS_max_mask_fraction);
-      const bool usable = sized && on_target >= 0.5 && diffs.count({k.label, s});
+      const bool usable = sized && on_target >= 0.5 && compared.count({k.label, s});
       if (!usable) {
         const std::string why =
             prompt.empty() ? "no prompt mask"
@@ -166,7 +170,8 @@ int main(int argc, char** argv) {
       cv::Mat blended;
       cv::addWeighted(overlay, 0.5, red, 0.5, 0, blended);
       blended.copyTo(overlay, prompt);
-      const cv::Mat& d = diffs.at({k.label, s});
+      const cv::Mat& fused = compared.at({k.label, s}).fused;
+      const cv::Mat& d = compared.at({k.label, s}).diff;
       double mx = 0;
       cv::minMaxLoc(d, nullptr, &mx);
       k.sum += cv::sum(d)[0];
@@ -176,16 +181,16 @@ int main(int argc, char** argv) {
       // Over a dimmed copy of the fused image (so one sees where), each
       // changed pixel in the colour of its amplified difference, spread
       // over 5x5 (a change of one pixel stays visible at tile size).
-      cv::Mat amplified, spread, heat, fused_grey = fused_in(k.dir, stem), background;
+      cv::Mat amplified, spread, heat, background;
       d.convertTo(amplified, CV_8U, gain);
       cv::dilate(amplified, spread, cv::getStructuringElement(cv::MORPH_RECT, {5, 5}));
       cv::applyColorMap(spread, heat, cv::COLORMAP_INFERNO);
-      fused_grey.convertTo(background, CV_8U, 0.35);
+      fused.convertTo(background, CV_8U, 0.35);
       cv::cvtColor(background, background, cv::COLOR_GRAY2BGR);
       heat.copyTo(background, spread > 0);
       heat = background;
       tiles.push_back(Tile(overlay, w, absl::StrCat(k.label, " prompt (red)")));
-      tiles.push_back(Tile(fused_in(k.dir, stem), w, absl::StrCat("fused, ", k.label, " prompt")));
+      tiles.push_back(Tile(fused.clone(), w, absl::StrCat("fused, ", k.label, " prompt")));
       tiles.push_back(
           Tile(heat, w, absl::StrFormat("|%s - none| x%.0f, 5x5\nmax %.0f grey levels", k.label, gain, mx)));
     }

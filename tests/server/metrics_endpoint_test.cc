@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
+#include "quality/metrics.h"
 #include "server/metrics.h"
 #include "server/process_metrics.h"
 #include "tests/server/test_net.h"
@@ -107,6 +109,16 @@ TEST(MetricsEndpointTest, EachQualityMetricHasBucketsForItsOwnRange) {
   int families = 0;
   for (const auto& [name, b] : buckets) families += name.rfind("ctrlfuse_fusion_quality_", 0) == 0;
   EXPECT_EQ(families, 13);
+  // Every metric the quality library computes has its histogram (the
+  // buckets table in metrics.cc names them again).
+  for (const auto& name : quality::MetricNames()) {
+    m.ObserveQuality(name, 0.5);
+    bool found = false;
+    for (const auto& f : m.registry().Collect())
+      if (f.name == "ctrlfuse_fusion_quality_" + absl::AsciiStrToLower(name))
+        found = !f.metric.empty() && f.metric[0].histogram.sample_count >= 1;
+    EXPECT_TRUE(found) << name;
+  }
 }
 
 TEST(MemoryLimitTest, ReadsTheCgroupLimitElseTheMachinesMemory) {
