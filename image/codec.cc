@@ -3,12 +3,15 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "image/jpeg_decoder.h"
+#include "image/tiff_header.h"
 
 namespace ctrlfuse::image {
 namespace {
@@ -21,12 +24,6 @@ uint32_t Le32(absl::string_view b, size_t at) {
   return uint32_t(uint8_t(b[at])) | (uint32_t(uint8_t(b[at + 1])) << 8) | (uint32_t(uint8_t(b[at + 2])) << 16) |
          (uint32_t(uint8_t(b[at + 3])) << 24);
 }
-uint16_t Tiff16(absl::string_view b, size_t at, bool le) {
-  const uint8_t x = uint8_t(b[at]), y = uint8_t(b[at + 1]);
-  return le ? uint16_t(x | (y << 8)) : uint16_t((x << 8) | y);
-}
-uint32_t Tiff32(absl::string_view b, size_t at, bool le) { return le ? Le32(b, at) : Be32(b, at); }
-
 absl::Status Bad(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
@@ -51,25 +48,6 @@ absl::StatusOr<HeaderInfo> JpegSize(absl::string_view b, absl::string_view field
     i += 2 + len;
   }
   return Bad(field, "truncated JPEG: no frame header");
-}
-
-absl::StatusOr<HeaderInfo> TiffSize(absl::string_view b, absl::string_view field) {
-  const bool le = b[0] == 'I';
-  if (b.size() < 8) return Bad(field, "truncated TIFF header");
-  const size_t ifd = Tiff32(b, 4, le);
-  if (ifd + 2 > b.size()) return Bad(field, "truncated TIFF: directory beyond the end");
-  const size_t n = Tiff16(b, ifd, le);
-  HeaderInfo h{Format::kTiff, 0, 0};
-  for (size_t k = 0; k < n; ++k) {
-    const size_t e = ifd + 2 + 12 * k;
-    if (e + 12 > b.size()) return Bad(field, "truncated TIFF directory");
-    const uint16_t tag = Tiff16(b, e, le), type = Tiff16(b, e + 2, le);
-    const uint32_t value = type == 3 ? Tiff16(b, e + 8, le) : Tiff32(b, e + 8, le);
-    if (tag == 256) h.width = int(value);
-    if (tag == 257) h.height = int(value);
-  }
-  if (h.width <= 0 || h.height <= 0) return Bad(field, "TIFF without image size");
-  return h;
 }
 
 }  // namespace
@@ -107,12 +85,16 @@ absl::StatusOr<HeaderInfo> ReadHeader(absl::string_view b, absl::string_view fie
       return HeaderInfo{Format::kPng, int(Be32(b, 16)), int(Be32(b, 20))};
     case Format::kJpeg:
       return JpegSize(b, field);
-    case Format::kTiff:
-      return TiffSize(b, field);
+    case Format::kTiff: {
+      auto t = ReadTiffLayout(b, field);
+      if (!t.ok()) return t.status();
+      return HeaderInfo{Format::kTiff, t->width, t->height};
+    }
     case Format::kBmp: {
       if (b.size() < 26) return Bad(field, "truncated BMP header");
-      const int32_t h = int32_t(Le32(b, 22));
-      return HeaderInfo{Format::kBmp, int(int32_t(Le32(b, 18))), h < 0 ? -h : h};
+      // Negative height: rows top-down. INT32_MIN has no positive int.
+      const int64_t h = int32_t(Le32(b, 22));
+      return HeaderInfo{Format::kBmp, int(int32_t(Le32(b, 18))), int(std::min<int64_t>(h < 0 ? -h : h, INT32_MAX))};
     }
     default:
       return Bad(field, "unsupported encoding (expected PNG, JPEG, TIFF or BMP bytes)");
@@ -128,12 +110,25 @@ absl::StatusOr<cv::Mat> Decode(absl::string_view b, absl::string_view field, uin
   if (pixels > max_pixels)
     return Bad(field, absl::StrCat(header->width, "x", header->height, " = ", pixels, " pixels exceeds the limit of ",
                                    max_pixels));
-  // OpenCV fills a truncated PNG/JPEG with grey instead of failing.
+  // OpenCV fills a truncated PNG with grey instead of failing.
   if (header->format == Format::kPng && (b.size() < 12 || b.substr(b.size() - 8, 4) != "IEND"))
     return Bad(field, "truncated PNG (no IEND chunk)");
-  if (header->format == Format::kJpeg &&
-      (b.size() < 2 || uint8_t(b[b.size() - 2]) != 0xFF || uint8_t(b[b.size() - 1]) != 0xD9))
-    return Bad(field, "truncated JPEG (no end-of-image marker)");
+  if (header->format == Format::kJpeg) {
+    if (b.size() < 2 || uint8_t(b[b.size() - 2]) != 0xFF || uint8_t(b[b.size() - 1]) != 0xD9)
+      return Bad(field, "truncated JPEG (no end-of-image marker)");
+    return DecodeJpegStrict(b, field, max_pixels);  // OpenCV's reader ignores corrupt scans
+  }
+  if (header->format == Format::kTiff) {
+    // OpenCV sizes its buffer by the tile or strip, which the header may
+    // make far larger than the image.
+    auto t = ReadTiffLayout(b, field);
+    if (!t.ok()) return t.status();
+    if (t->buffer_pixels() > max_pixels)
+      return Bad(field, absl::StrCat("TIFF ", t->tiled ? "tile " : "strip ", t->tile_width, "x", t->tile_height,
+                                     " exceeds the limit of ", max_pixels, " pixels"));
+    if (t->tiled && t->bits_per_sample <= 8)  // TIFFReadRGBATile fails on every such file in memory
+      return Bad(field, "8-bit tiled TIFF is not supported (OpenCV 4.6 cannot decode it): send strips, 16-bit or PNG");
+  }
   cv::Mat img;
   try {
     std::vector<uchar> buf(b.begin(), b.end());

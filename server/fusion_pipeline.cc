@@ -22,6 +22,7 @@ absl::Status PipelineOptions::Validate() const {
   if (auto s = batching.Validate(); !s.ok()) return s;
   if (executors < 1) return absl::InvalidArgumentError("executors: must be at least 1");
   if (cache_bytes < 0) return absl::InvalidArgumentError("cache_bytes: must not be negative");
+  if (max_concurrent_decodes < 1) return absl::InvalidArgumentError("max_concurrent_decodes: must be at least 1");
   for (const auto& b : pad_buckets)
     if (b.width <= 0 || b.height <= 0)
       return absl::InvalidArgumentError(absl::StrCat("pad_buckets: ", b.width, "x", b.height, " is not a size"));
@@ -48,6 +49,7 @@ FusionPipeline::FusionPipeline(api::FusionEngine* engine, PipelineOptions option
       clock_(clock),
       scheduler_(std::move(scheduler)),
       cache_(options_.cache_bytes > 0 ? std::make_unique<EncodeCache>(options_.cache_bytes) : nullptr),
+      decode_slots_(options_.max_concurrent_decodes, clock),
       preparer_(options_.pad_buckets),
       runner_(engine, cache_.get(), metrics, clock),
       responses_(options_.quality, metrics) {}
@@ -91,7 +93,15 @@ TaskResult FusionPipeline::Await(const std::shared_ptr<FuseTask>& task, std::fut
 absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& request, SteadyTime deadline,
                                                       std::function<bool()> cancelled) {
   const SteadyTime t0 = clock_->Now();
-  auto parsed = ParseRequest(request, options_.limits, options_.known_metrics);
+  // Decoding is the costliest step before the queue: a request the queue
+  // cannot take is refused first (Schedule still has the last word).
+  if (auto room = scheduler_->CheckRoom(); !room.ok()) return room;
+  absl::StatusOr<ParsedRequest> parsed;
+  {
+    auto slot = decode_slots_.Acquire(deadline, cancelled);
+    if (!slot.ok()) return slot.status();
+    parsed = ParseRequest(request, options_.limits, options_.known_metrics);
+  }
   if (!parsed.ok()) return parsed.status();
   const ParsedRequest& p = *parsed;
   const SteadyTime t_decoded = clock_->Now();

@@ -28,6 +28,7 @@
 #include "model/api/fusion_engine.h"
 #include "server/batch_runner.h"
 #include "server/batching/scheduler.h"
+#include "server/decode_slots.h"
 #include "server/encode_cache.h"
 #include "server/metrics.h"
 #include "server/request_parser.h"
@@ -49,6 +50,9 @@ struct PipelineOptions {
   // that fits); empty = exact-shape buckets.
   std::vector<cv::Size> pad_buckets;
   ParseLimits limits;
+  // Requests decoding their images at once (server/decode_slots.h); the
+  // rest wait for a slot. Bounds decoding's memory whatever clients send.
+  size_t max_concurrent_decodes = 4;
   std::vector<std::string> known_metrics;
   QualityFn quality;
 
@@ -70,7 +74,8 @@ class FusionPipeline {
   absl::Status Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress = nullptr);
 
   // One request, end to end. `deadline` is in the pipeline clock's time;
-  // `cancelled` is polled while the request waits in the queue.
+  // `cancelled` is polled while the request waits for a decode slot and in
+  // the queue. A full queue refuses the request before it decodes.
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request, SteadyTime deadline,
                                         std::function<bool()> cancelled);
 
@@ -78,6 +83,7 @@ class FusionPipeline {
   // Null when the cache is off.
   const EncodeCache* cache() const { return cache_.get(); }
   BatchScheduler& scheduler() { return *scheduler_; }
+  const DecodeSlots& decode_slots() const { return decode_slots_; }
   Clock* clock() const { return clock_; }
 
  private:
@@ -94,6 +100,7 @@ class FusionPipeline {
   Clock* const clock_;
   const std::unique_ptr<BatchScheduler> scheduler_;
   const std::unique_ptr<EncodeCache> cache_;
+  DecodeSlots decode_slots_;
   const TaskPreparer preparer_;
   const BatchRunner runner_;
   const ResponseBuilder responses_;

@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, warmup_sizes, "320x240",
           "Sizes warmed up at every batch size before SERVING (ignored when --pad_buckets is set: "
           "those are warmed instead).");
 ABSL_FLAG(uint64_t, max_pixels, 16777216, "Largest image (width*height), checked from the header.");
+ABSL_FLAG(int, max_concurrent_decodes, 4,
+          "Requests decoding their images at once; others wait (until their deadline). Bounds decoding's "
+          "memory: each decode holds up to two --max_pixels images and the codec's buffers.");
 ABSL_FLAG(int64_t, max_message_bytes, 64ll << 20, "gRPC send/receive message limit in bytes.");
 ABSL_FLAG(int, drain_seconds, 20, "On SIGTERM/SIGINT: how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -96,6 +99,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   if (!buckets.ok()) return buckets.status();
   p.pad_buckets = *buckets;
   p.limits.max_pixels = absl::GetFlag(FLAGS_max_pixels);
+  p.max_concurrent_decodes = size_t(std::max(0, absl::GetFlag(FLAGS_max_concurrent_decodes)));
   auto warm = ParseSizes(absl::GetFlag(FLAGS_warmup_sizes), "warmup_sizes");
   if (!warm.ok()) return warm.status();
   o.warmup_sizes = *warm;

@@ -21,11 +21,21 @@ absl::StatusOr<std::unique_ptr<BatchScheduler>> BatchScheduler::Create(BatchingO
 BatchScheduler::BatchScheduler(BatchingOptions options, Clock* clock, DropFn on_dropped)
     : options_(options), clock_(clock), on_dropped_(std::move(on_dropped)) {}
 
-absl::Status BatchScheduler::Schedule(TaskPtr task) {
-  absl::MutexLock lock(&mu_);
+absl::Status BatchScheduler::CheckRoomLocked() const {
   if (shutdown_) return absl::UnavailableError("server is shutting down");
   if (queued_ >= options_.max_queued)
     return absl::UnavailableError(absl::StrCat("queue full (", options_.max_queued, " requests waiting); retry later"));
+  return absl::OkStatus();
+}
+
+absl::Status BatchScheduler::CheckRoom() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return CheckRoomLocked();
+}
+
+absl::Status BatchScheduler::Schedule(TaskPtr task) {
+  absl::MutexLock lock(&mu_);
+  if (auto room = CheckRoomLocked(); !room.ok()) return room;
   task->enqueued = clock_->Now();
   auto it = queues_.try_emplace(task->bucket, task->bucket).first;
   it->second.Push(std::move(task));

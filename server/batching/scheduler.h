@@ -55,6 +55,9 @@ class BatchScheduler {
                                                                 DropFn on_dropped = nullptr);
 
   absl::Status Schedule(TaskPtr task) ABSL_LOCKS_EXCLUDED(mu_);
+  // What Schedule would answer now for want of room (UNAVAILABLE when shut
+  // down or full, else OK): lets a caller refuse before costly work.
+  absl::Status CheckRoom() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Non-blocking: the next ready batch, if any (drops expired/cancelled first).
   std::optional<Batch> TryNextBatch() ABSL_LOCKS_EXCLUDED(mu_);
@@ -76,6 +79,7 @@ class BatchScheduler {
   BatchScheduler(BatchingOptions options, Clock* clock, DropFn on_dropped);
 
   std::optional<Batch> TakeReadyLocked(SteadyTime now, bool flush) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckRoomLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void DropStaleLocked(SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(const TaskPtr& task, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -337,7 +337,12 @@ TEST_F(ServerTest, FullQueueRejectsWithUnavailable) {
   for (int i = 1; i <= 2; ++i)
     accepted.emplace_back([&, i] { tally(small.Client()->Fuse(SceneRequest(200 + i, 160, 120))); });
   small.pipeline().scheduler().WaitUntilQueued(2);  // the queue is full
-  for (int i = 3; i < 12; ++i) tally(small.Client(/*retries=*/0)->Fuse(SceneRequest(200 + i, 160, 120)));
+  for (int i = 3; i < 11; ++i) tally(small.Client(/*retries=*/0)->Fuse(SceneRequest(200 + i, 160, 120)));
+  // Refused before decoding: an undecodable request gets "queue full", not
+  // INVALID_ARGUMENT.
+  v1::FuseRequest garbage = SceneRequest(211, 160, 120);
+  garbage.mutable_visible()->set_encoded("\x89PNG\r\n\x1a\n-garbage");
+  tally(small.Client(/*retries=*/0)->Fuse(garbage));
   fake.Release();
   for (auto& t : accepted) t.join();
   EXPECT_GT(ok, 0);
