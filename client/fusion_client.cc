@@ -35,6 +35,8 @@ absl::StatusOr<std::unique_ptr<FusionClient>> FusionClient::Create(const ClientO
     }
     creds = grpc::SslCredentials(ssl);
   }
+  if (options.bearer_token.find_first_of("\r\n") != std::string::npos)
+    return absl::InvalidArgumentError("bearer_token: must be one line");
   if (options.load_balancing != "round_robin" && options.load_balancing != "pick_first")
     return absl::InvalidArgumentError(
         absl::StrCat("load_balancing: '", options.load_balancing, "' is not round_robin or pick_first"));
@@ -49,10 +51,11 @@ absl::StatusOr<std::unique_ptr<FusionClient>> FusionClient::Create(const ClientO
 FusionClient::FusionClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)), channel_(std::move(channel)), stub_(v1::FusionService::NewStub(channel_)) {}
 
-void FusionClient::SetDeadline(grpc::ClientContext* context) const {
+void FusionClient::PrepareContext(grpc::ClientContext* context) const {
   if (options_.deadline_seconds > 0)
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::microseconds(int64_t(options_.deadline_seconds * 1e6)));
+  if (!options_.bearer_token.empty()) context->AddMetadata("authorization", "Bearer " + options_.bearer_token);
 }
 
 grpc::Status FusionClient::WithRetries(const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
@@ -61,7 +64,7 @@ grpc::Status FusionClient::WithRetries(const std::function<grpc::Status(grpc::Cl
   double backoff = options_.backoff_seconds;
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext context;
-    SetDeadline(&context);
+    PrepareContext(&context);
     grpc::Status s = call(&context);
     if (s.ok() || s.error_code() != grpc::StatusCode::UNAVAILABLE) return s;
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
@@ -98,7 +101,7 @@ absl::StatusOr<v1::ModelInfo> FusionClient::GetModelInfo() {
 
 absl::StatusOr<std::string> FusionClient::Health(const std::string& service) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
@@ -110,7 +113,7 @@ absl::StatusOr<std::string> FusionClient::Health(const std::string& service) {
 absl::Status FusionClient::FuseStream(const std::vector<v1::FuseRequest>& requests,
                                       const std::function<void(const v1::StreamFuseResponse&)>& on_response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto stream = stub_->FuseStream(&context);
   // Write on a separate thread so reading proceeds while frames are sent.
   std::thread writer([&] {

@@ -39,6 +39,9 @@ struct ClientOptions {
   double max_backoff_seconds = 2.0;  // the backoff stops growing here
   int64_t max_message_bytes = 64ll << 20;
   std::string load_balancing = "round_robin";  // gRPC LB policy: round_robin or pick_first
+  // Sent as "authorization: Bearer <token>" with every call (a server
+  // started with --auth_token_file requires it); empty: none.
+  std::string bearer_token;
 };
 
 class FusionClient {
@@ -60,8 +63,9 @@ class FusionClient {
 
  private:
   FusionClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
-  void SetDeadline(grpc::ClientContext* context) const;
-  // Runs `call` with a fresh context (and deadline) per attempt, retrying
+  // The per-call deadline and credentials.
+  void PrepareContext(grpc::ClientContext* context) const;
+  // Runs `call` with a fresh context (PrepareContext) per attempt, retrying
   // UNAVAILABLE as ClientOptions says; the last status.
   grpc::Status WithRetries(const std::function<grpc::Status(grpc::ClientContext*)>& call) const;
 

@@ -14,18 +14,22 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/folder_input.h"
 #include "client/fusion_client.h"
 #include "client/load_generator.h"
 #include "client/progress.h"
 #include "client/request_builder.h"
 #include "common/flag_help.h"
+#include "image/codec.h"
 #include "proto/kinds.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
 ABSL_FLAG(std::string, ca, "", "TLS: CA certificate (PEM); enables TLS.");
 ABSL_FLAG(std::string, cert, "", "TLS: client certificate (PEM).");
 ABSL_FLAG(std::string, key, "", "TLS: client private key (PEM).");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File whose first line is the bearer token to send (a server with --auth_token_file needs it).");
 ABSL_FLAG(double, deadline, 120, "Per-call deadline in seconds (per stream for `stream`).");
 ABSL_FLAG(int, retries, 3, "Retries with exponential backoff for UNAVAILABLE (queue full, a pod draining).");
 ABSL_FLAG(double, wait_for_server, 600,
@@ -325,6 +329,12 @@ int main(int argc, char** argv) {
   o.retries = absl::GetFlag(FLAGS_retries);
   o.load_balancing = absl::GetFlag(FLAGS_load_balancing);
   o.wait_for_server_seconds = absl::GetFlag(FLAGS_wait_for_server);
+  if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
+    auto token = image::ReadFile(file);
+    if (!token.ok())
+      return Usage(absl::InvalidArgumentError(absl::StrCat("--auth_token_file: ", token.status().message())));
+    o.bearer_token = std::string(absl::StripAsciiWhitespace(token->substr(0, token->find('\n'))));
+  }
   auto c = client::FusionClient::Create(o);
   if (!c.ok()) return Usage(c.status());
   // Nothing escapes as an abort: a library exception (the file system, say)

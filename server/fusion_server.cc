@@ -60,11 +60,22 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
   return grpc::SslServerCredentials(ssl);
 }
 
+absl::Status ServerOptions::Validate() const {
+  if (host.empty()) return absl::InvalidArgumentError("host: must not be empty (0.0.0.0: every interface)");
+  if (port < 0 || port > 65535) return absl::InvalidArgumentError(absl::StrCat("port: ", port, " is not 0..65535"));
+  if (metrics_port < -1 || metrics_port > 65535)
+    return absl::InvalidArgumentError(absl::StrCat("metrics_port: ", metrics_port, " is not -1 (off) or 0..65535"));
+  if (port != 0 && port == metrics_port && (metrics_host.empty() || metrics_host == host))
+    return absl::InvalidArgumentError(absl::StrCat("metrics_port: ", metrics_port, " is also the gRPC port"));
+  if (stream_window < 1) return absl::InvalidArgumentError("stream_window: must be at least 1");
+  if (max_message_bytes < 1) return absl::InvalidArgumentError("max_message_bytes: must be at least 1");
+  return pipeline.Validate();
+}
+
 absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEngine* engine, ServerOptions options,
                                                                    Clock* clock) {
   if (!engine) return absl::InvalidArgumentError("FusionServer: missing engine");
-  if (options.stream_window < 1) return absl::InvalidArgumentError("stream_window: must be at least 1");
-  if (options.max_message_bytes < 1) return absl::InvalidArgumentError("max_message_bytes: must be at least 1");
+  if (auto s = options.Validate(); !s.ok()) return s;
   auto credentials = ServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
   if (options.pipeline.known_metrics.empty() && !options.pipeline.quality) {
@@ -82,7 +93,8 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   s->metrics_.SetModelInfo(info.config, info.device, info.precision);
   s->metrics_.WatchEncodeCache(s->pipeline_->cache());
   if (options.metrics_port >= 0) {
-    const std::string address = absl::StrCat(options.host, ":", options.metrics_port);
+    const std::string address =
+        absl::StrCat(options.metrics_host.empty() ? options.host : options.metrics_host, ":", options.metrics_port);
     if (auto st = s->metrics_.Serve(address); !st.ok()) return st;
   }
   // GPU series only where the model runs on one (NVML would also answer on
@@ -92,14 +104,19 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
     if (!s->metrics_.WatchGpus(&why)) s->gpu_metrics_unavailable_ = why;
   }
   s->model_info_ = BuildModelInfo(info, options);
-  s->service_ =
-      std::make_unique<FusionServiceImpl>(s->pipeline_.get(), &s->metrics_, s->model_info_, options.stream_window);
+  s->service_ = std::make_unique<FusionServiceImpl>(s->pipeline_.get(), &s->metrics_, s->model_info_,
+                                                    options.stream_window, BearerAuth(options.auth_tokens));
   s->warmup_sizes_ = options.warmup_sizes;
   s->warm_up_ = options.warm_up;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Without SO_REUSEPORT: a second server on a port in use fails to start
+  // instead of silently sharing its traffic, and gRPC stops cloning the
+  // listener per completion queue (with --port=0 each clone got its own
+  // unprinted port serving the full API).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), *credentials, &s->port_);
   const int max_bytes = int(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_bytes);
@@ -110,7 +127,8 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   builder.RegisterService(s->kserve_.get());
   s->grpc_ = builder.BuildAndStart();
   if (!s->grpc_ || s->port_ == 0)
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port,
+                                               " (port in use, or not an address of this host)"));
   s->grpc_->GetHealthCheckService()->SetServingStatus(false);
   return s;
 }

@@ -33,8 +33,12 @@ struct TlsOptions {
 };
 
 struct ServerOptions {
+  // All interfaces by default: the server is for remote clients (in a pod,
+  // the Service reaches it on the pod's address). Bind 127.0.0.1 to keep a
+  // port local.
   std::string host = "0.0.0.0";
-  int port = 50051;          // 0: pick a free one (port())
+  std::string metrics_host;  // empty: `host`
+  int port = 50051;          // 0: pick a free one (port()); 0..65535
   int metrics_port = 9464;   // 0: pick a free one (metrics_port()); -1: no endpoint
   PipelineOptions pipeline;  // known_metrics and quality default to the quality library's
   std::vector<cv::Size> warmup_sizes;
@@ -42,6 +46,13 @@ struct ServerOptions {
   size_t stream_window = 4;  // requests of one stream in flight at once
   int64_t max_message_bytes = 64ll << 20;
   TlsOptions tls;
+  // Bearer tokens fusion calls must carry (server/bearer_auth.h); empty:
+  // no authentication.
+  std::vector<std::string> auth_tokens;
+
+  // INVALID_ARGUMENT naming the option when one is out of range (the
+  // pipeline's options included).
+  absl::Status Validate() const;
 };
 
 class FusionServer {

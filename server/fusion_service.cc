@@ -27,16 +27,19 @@ SteadyTime DeadlineOn(const Clock& clock, const grpc::ServerContext* context) {
 }  // namespace
 
 FusionServiceImpl::FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info,
-                                     size_t stream_window)
+                                     size_t stream_window, BearerAuth auth)
     : pipeline_(pipeline),
       metrics_(metrics),
       info_(std::move(info)),
-      stream_window_(std::max<size_t>(1, stream_window)) {}
+      stream_window_(std::max<size_t>(1, stream_window)),
+      auth_(std::move(auth)) {}
 
 absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext* context,
                                                              const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
-  if (!serving_) {
+  if (auto auth = Authenticate(*context); !auth.ok()) {
+    result = auth;
+  } else if (!serving_) {
     result =
         absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
                                        : absl::StrCat("server is ", v1::kWarmingUp, " (not SERVING yet): retry later"));
@@ -87,6 +90,12 @@ grpc::Status FusionServiceImpl::Fuse(grpc::ServerContext* context, const v1::Fus
 
 grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
                                            grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) {
+  // A stream without credentials ends at once (its frames would each be
+  // refused).
+  if (auto auth = Authenticate(*context); !auth.ok()) {
+    CountAnswered("FuseStream", auth);
+    return ToGrpc(auth);
+  }
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::future<v1::StreamFuseResponse>> pending;  // request order
@@ -143,8 +152,12 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
   return context->IsCancelled() ? grpc::Status::CANCELLED : grpc::Status::OK;
 }
 
-grpc::Status FusionServiceImpl::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+grpc::Status FusionServiceImpl::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                                              v1::ModelInfo* response) {
+  if (auto auth = Authenticate(*context); !auth.ok()) {
+    metrics_->CountCall("GetModelInfo", auth);
+    return ToGrpc(auth);
+  }
   *response = info_;
   metrics_->CountCall("GetModelInfo", absl::OkStatus());
   return grpc::Status::OK;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "ctrlfuse/v1/fusion.grpc.pb.h"
+#include "server/bearer_auth.h"
 #include "server/fusion_pipeline.h"
 #include "server/metrics.h"
 
@@ -24,7 +25,9 @@ class FusionServiceImpl final : public v1::FusionService::Service {
  public:
   // `stream_window`: requests of one stream in flight at once; a slow reader
   // stalls its own stream at this depth, never the server.
-  FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info, size_t stream_window);
+  // `auth`: the tokens every fusion call must carry (none: open).
+  FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info, size_t stream_window,
+                    BearerAuth auth = BearerAuth());
 
   // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
   // Until the first SetServing(true) fusion calls get UNAVAILABLE "server is
@@ -60,6 +63,10 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // under `method`) and answered(). FuseCall ends with it; a call refused
   // before it reaches FuseCall (a malformed ModelInfer) uses it directly.
   void CountAnswered(const char* method, const absl::Status& status);
+  // UNAUTHENTICATED unless the call carries a configured bearer token (OK
+  // when none is configured). FuseCall checks it; ModelInfer checks it
+  // before it says anything about the request.
+  absl::Status Authenticate(const grpc::ServerContext& context) const { return auth_.Check(context); }
   bool serving() const { return serving_; }
   const v1::ModelInfo& info() const { return info_; }
 
@@ -68,6 +75,7 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   Metrics* metrics_;
   const v1::ModelInfo info_;
   const size_t stream_window_;
+  const BearerAuth auth_;
   std::atomic<bool> serving_{false}, served_{false};
   mutable absl::Mutex answered_mu_;
   uint64_t answered_ ABSL_GUARDED_BY(answered_mu_) = 0;

@@ -242,6 +242,10 @@ grpc::Status KServeServiceImpl::ModelMetadata(grpc::ServerContext*, const infere
 
 grpc::Status KServeServiceImpl::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                                            inference::ModelInferResponse* response) {
+  if (auto auth = fusion_->Authenticate(*context); !auth.ok()) {
+    fusion_->CountAnswered("ModelInfer", auth);
+    return ToGrpc(auth);
+  }
   if (request->model_name() != kKServeModelName) {
     const absl::Status unknown = UnknownModel(request->model_name());
     fusion_->CountAnswered("ModelInfer", unknown);

@@ -68,8 +68,12 @@ int main(int argc, char** argv) {
   }
   if (!(*server)->gpu_metrics_unavailable().empty())
     Log(absl::StrCat("no GPU metrics: ", (*server)->gpu_metrics_unavailable()));
+  if (!server_options->auth_tokens.empty() && server_options->tls.cert_file.empty())
+    Log("warning: --auth_token_file without TLS: tokens cross the network in the clear");
   if ((*server)->metrics_port() > 0) {
-    Log(absl::StrCat("metrics on http://", server_options->host, ":", (*server)->metrics_port(),
+    const std::string& metrics_host =
+        server_options->metrics_host.empty() ? server_options->host : server_options->metrics_host;
+    Log(absl::StrCat("metrics on http://", metrics_host, ":", (*server)->metrics_port(),
                      "/metrics (also /healthz, /readyz)"));
     std::cout << "metrics_port " << (*server)->metrics_port() << "\n";
   }

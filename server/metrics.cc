@@ -87,13 +87,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Name("ctrlfuse_failures_total")
                    .Help(
                        "Failed requests by reason: rejected, deadline, cancelled, invalid, internal, unimplemented, "
-                       "other.")
+                       "unauthenticated, other.")
                    .Register(reg);
   // Every reason and each method's OK series exist from the start at 0, so
   // that rate() and the ratios built on it (alerts, dashboard) read 0 on a
   // healthy server instead of no data.
-  for (const char* reason : {"rejected", "deadline", "cancelled", "invalid", "internal", "unimplemented", "other"})
-    failures_->Add({{"reason", reason}});
+  // The reasons come from FailureReason over every status code.
+  for (int code = 1; code <= int(absl::StatusCode::kUnauthenticated); ++code)
+    failures_->Add({{"reason", FailureReason(static_cast<absl::StatusCode>(code))}});
   for (const char* method : {"Fuse", "FuseStream", "GetModelInfo"})
     requests_->Add({{"method", method}, {"code", "OK"}});
   images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
@@ -189,6 +190,9 @@ const char* FailureReason(absl::StatusCode code) {
       return "internal";
     case absl::StatusCode::kUnimplemented:
       return "unimplemented";
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return "unauthenticated";
     default:
       return "other";
   }

@@ -36,8 +36,8 @@ class EncodeCache;
 class HttpEndpoint;
 
 // The `reason` label of ctrlfuse_failures_total for a failed call's status
-// code: rejected, deadline, cancelled, invalid, internal, unimplemented or
-// other (a small fixed label set).
+// code: rejected, deadline, cancelled, invalid, internal, unimplemented,
+// unauthenticated or other (a small fixed label set).
 const char* FailureReason(absl::StatusCode code);
 
 class Metrics {

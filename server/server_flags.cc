@@ -1,12 +1,14 @@
 #include "server/server_flags.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/wxh.h"
+#include "server/bearer_auth.h"
 
 ABSL_FLAG(std::string, config, "tiny", "Model configuration: vit_h (the release), vit_l, vit_b or tiny.");
 ABSL_FLAG(std::string, checkpoint, "",
@@ -19,9 +21,15 @@ ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N.");
 ABSL_FLAG(std::string, precision, "fp32",
           "fp32; on CUDA also fp16 or bf16 (the network cast) or amp_fp16 or amp_bf16 (fp32 weights, autocast).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
-ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it).");
+ABSL_FLAG(std::string, host, "0.0.0.0",
+          "Address gRPC listens on: every interface by default (remote clients, pods); 127.0.0.1 keeps it local.");
+ABSL_FLAG(int, port, 50051, "gRPC port, 0..65535 (0 = pick a free one and print it). A port in use is an error.");
+ABSL_FLAG(std::string, metrics_host, "",
+          "Address the metrics endpoint (/metrics, /healthz, /readyz) listens on; empty = --host.");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = pick a free one and print it, -1 = off).");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "Bearer tokens (one per line) that fusion calls must send as 'authorization: Bearer <token>'; "
+          "health, reflection and KServe liveness/metadata stay open. Empty: no authentication. Use with TLS.");
 ABSL_FLAG(int, max_batch_size, 4, "Largest batch the model runs.");
 ABSL_FLAG(double, max_queue_delay_ms, 5.0,
           "Longest a request waits for its batch to fill, counted from the oldest queued request.");
@@ -78,11 +86,37 @@ api::EngineOptions EngineOptionsFromFlags() {
   return o;
 }
 
+namespace {
+// Values no option can hold (the rest are checked by ServerOptions::Validate).
+absl::Status CheckFlagRanges() {
+  auto bad = [](const char* flag, const auto& value, const char* want) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", value, " ", want));
+  };
+  const double delay = absl::GetFlag(FLAGS_max_queue_delay_ms);
+  if (!std::isfinite(delay) || delay < 0 || delay > 60000)
+    return bad("max_queue_delay_ms", delay, "is not a delay of 0 to 60000 ms");
+  if (absl::GetFlag(FLAGS_threads) < 0) return bad("threads", absl::GetFlag(FLAGS_threads), "is negative");
+  if (absl::GetFlag(FLAGS_drain_seconds) < 0)
+    return bad("drain_seconds", absl::GetFlag(FLAGS_drain_seconds), "is negative");
+  const int64_t cache_mb = absl::GetFlag(FLAGS_cache_mb);
+  if (cache_mb < 0 || cache_mb > (int64_t(1) << 40)) return bad("cache_mb", cache_mb, "is not 0 to 2^40 MiB");
+  if (absl::GetFlag(FLAGS_max_pixels) < 1) return bad("max_pixels", 0, "must be at least 1");
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
+  if (auto s = CheckFlagRanges(); !s.ok()) return s;
   ServerOptions o;
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
+  o.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
+    auto tokens = BearerAuth::ReadTokens(file, "--auth_token_file");
+    if (!tokens.ok()) return tokens.status();
+    o.auth_tokens = *tokens;
+  }
   o.stream_window = size_t(std::max(0, absl::GetFlag(FLAGS_stream_window)));
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
@@ -107,7 +141,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   // server before it spends minutes loading a model.
   if (auto c = ServerCredentials(o.tls); !c.ok()) return c.status();
   // The options name themselves as the flags do ("max_batch_size: ...").
-  if (auto s = p.Validate(); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
+  if (auto s = o.Validate(); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
   return o;
 }
 

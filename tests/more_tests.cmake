@@ -4,7 +4,7 @@
 # NVML stand-in for the GPU-metrics test (there is no driver here).
 add_library(fake_nvml SHARED support/fake_nvml.cc)
 add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc
-  server/decode_slots_test.cc
+  server/decode_slots_test.cc server/server_flags_test.cc
   server/serving_parts_test.cc server/metrics_endpoint_test.cc)
 target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core ctrlfuse_civetweb_fix GTest::gtest
   GTest::gtest_main)
@@ -13,7 +13,7 @@ target_compile_definitions(server_unit_tests PRIVATE CTRLFUSE_FAKE_NVML="$<TARGE
 add_dependencies(server_unit_tests fake_nvml)
 gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
 
-add_executable(server_tests server/server_test.cc)
+add_executable(server_tests server/server_test.cc server/listen_auth_test.cc)
 target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_health_proto
   ctrlfuse_civetweb_fix GTest::gtest GTest::gtest_main)
 # One process for the suite: the shared servers start once (a metrics endpoint takes

@@ -2,7 +2,8 @@
 # TLS and mutual TLS between a real ctrlfuse-server and ctrlfuse-client, with
 # a CA and certificates made here by openssl: the client's `health` and
 # `fuse` work over TLS, a plaintext client is refused, mTLS refuses a client
-# without a certificate, and bad TLS flags stop the server with a message
+# without a certificate, bearer tokens are required (and health is not),
+# and bad TLS flags stop the server with a message
 # naming them. Usage: tls_test.sh BUILD_DIR
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/env.sh"
@@ -54,6 +55,23 @@ check "mTLS: a client with a certificate from the CA is served" \
   "${FUSE[@]}" --out_dir "$T/o2"
 "${C[@]}" --server "localhost:$PORT" --ca "$T/ca.pem" health >"$T/nocert.txt" 2>&1
 check "mTLS: a client without a certificate is refused (exit 1)" test $? -eq 1
+
+# Bearer tokens over TLS (the deployment's way: a token never crosses in clear).
+printf '# clients\nsecret-one\nsecret-two\n' >"$T/tokens"
+printf 'secret-two\n' >"$T/client.token"
+printf 'secret-three\n' >"$T/wrong.token"
+start token --tls_cert "$T/server.pem" --tls_key "$T/server.key" --auth_token_file "$T/tokens"
+TC=("${C[@]}" --server "localhost:$PORT" --ca "$T/ca.pem")
+check "token: a client with a configured token is served" \
+  "${TC[@]}" --auth_token_file "$T/client.token" "${FUSE[@]}" --out_dir "$T/o3"
+"${TC[@]}" "${FUSE[@]}" --out_dir "$T/o4" >"$T/notoken.txt" 2>&1
+check "token: a client without one is refused with UNAUTHENTICATED (exit 1)" \
+  bash -c "[[ $? -eq 1 ]] && grep -q UNAUTHENTICATED '$T/notoken.txt'"
+"${TC[@]}" --auth_token_file "$T/wrong.token" info >"$T/wrongtoken.txt" 2>&1
+check "token: a wrong token is refused (exit 1, 'invalid bearer token')" \
+  bash -c "[[ $? -eq 1 ]] && grep -q 'invalid bearer token' '$T/wrongtoken.txt'"
+check "token: health needs no token" test "$("${TC[@]}" health)" = "SERVING"
+check "token: the server does not warn about plaintext (TLS is on)" bash -c "! grep -q 'in the clear' '$T/token.log'"
 
 "$BUILD/server/ctrlfuse-server" --port 0 --metrics_port -1 --tls_cert "$T/server.pem" >/dev/null 2>"$T/half.log"
 check "a certificate without its key stops the server (exit 2, a flag error)" test $? -eq 2

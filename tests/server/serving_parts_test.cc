@@ -13,6 +13,7 @@
 #include "server/prompts/prompt_kind.h"
 #include "server/response_builder.h"
 #include "server/warmup.h"
+#include "tests/server/test_net.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_fusion_engine.h"
 
@@ -56,6 +57,27 @@ TEST(PromptRegistryTest, ParsesThroughTheKindsParserAndNamesTheField) {
   EXPECT_EQ(ParsePrompt(boxes, c).status().message().rfind("prompt.boxes[0]", 0), 0u);
 }
 
+TEST(RequestParserTest, MetricsAreCheckedInAnyOrderAndComputedOnce) {
+  const std::vector<std::string> known = {"EN", "SD", "Qabf"};
+  v1::FuseRequest r = testing::SceneRequest(1);
+  for (int i = 0; i < 10000; ++i) r.mutable_options()->add_metrics(i % 2 ? "EN" : "Qabf");
+  auto p = ParseRequest(r, ParseLimits{}, known);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->output.metrics, (std::vector<std::string>{"Qabf", "EN"}));  // first-named order
+  for (const auto& order : std::vector<std::vector<std::string>>{{"all", "FOO"}, {"FOO", "all"}}) {
+    r.mutable_options()->clear_metrics();
+    for (const auto& m : order) r.mutable_options()->add_metrics(m);
+    auto bad = ParseRequest(r, ParseLimits{}, known);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << order[0];
+    EXPECT_EQ(bad.status().message().rfind("options.metrics: unknown metric 'FOO'", 0), 0u) << bad.status();
+  }
+  r.mutable_options()->clear_metrics();
+  for (const char* m : {"SD", "all", "SD"}) r.mutable_options()->add_metrics(m);
+  auto all = ParseRequest(r, ParseLimits{}, known);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->output.metrics, known);
+}
+
 // What the registry exports for `name` with `labels` (as the text format
 // prints them), or -1 when there is no such series.
 double Series(Metrics& m, const std::string& name, const std::map<std::string, std::string>& labels) {
@@ -88,6 +110,10 @@ TEST(MetricsTest, CallsAreCountedOnceWithTheirCodeAndReason) {
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kCancelled)), "cancelled");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kInternal)), "internal");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kUnimplemented)), "unimplemented");
+  EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kUnauthenticated)), "unauthenticated");
+  // Every reason's series exists from the start, at 0 until counted.
+  EXPECT_EQ(Series(m, "ctrlfuse_failures_total", {{"reason", "unauthenticated"}}), 0);
+  EXPECT_EQ(Series(m, "ctrlfuse_failures_total", {{"reason", "deadline"}}), 0);
 }
 
 // Warm-up reports every step in order (the server logs one line per step:

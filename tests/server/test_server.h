@@ -18,13 +18,10 @@ class InProcessServer {
  public:
   // `clock`: null = the real one. No warm-up: the tests of it build their own.
   InProcessServer(api::FusionEngine* engine, server::PipelineOptions options, bool serve_metrics,
-                  server::Clock* clock = nullptr) {
-    server::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.metrics_port = serve_metrics ? 0 : -1;
-    o.pipeline = std::move(options);
-    o.warm_up = false;
+                  server::Clock* clock = nullptr)
+      : InProcessServer(engine, Local(std::move(options), serve_metrics), clock) {}
+  // Any server options (Local() gives the defaults above).
+  InProcessServer(api::FusionEngine* engine, server::ServerOptions o, server::Clock* clock = nullptr) {
     auto s = server::FusionServer::Create(engine, std::move(o), clock ? clock : &real_clock_);
     if (!s.ok()) {
       error = s.status().ToString();
@@ -36,8 +33,21 @@ class InProcessServer {
     metrics_port = server_->metrics_port();
   }
 
-  std::unique_ptr<client::FusionClient> Client(int retries = 0, double deadline = 120) const {
+  // 127.0.0.1, free ports, no warm-up.
+  static server::ServerOptions Local(server::PipelineOptions options, bool serve_metrics) {
+    server::ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.metrics_port = serve_metrics ? 0 : -1;
+    o.pipeline = std::move(options);
+    o.warm_up = false;
+    return o;
+  }
+
+  std::unique_ptr<client::FusionClient> Client(int retries = 0, double deadline = 120,
+                                               const std::string& token = "") const {
     client::ClientOptions o;
+    o.bearer_token = token;
     o.address = "127.0.0.1:" + std::to_string(port);
     o.retries = retries;
     o.deadline_seconds = deadline;
