@@ -11,6 +11,11 @@
 #include "server/prompts/prompt_kind.h"
 
 namespace ctrlfuse::server {
+namespace {
+// How long gRPC's Shutdown waits, after our calls are done, for the ones
+// it is still running (refusals, health checks) before cancelling them.
+constexpr auto kShutdownGrace = std::chrono::milliseconds(500);
+}  // namespace
 
 v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& options) {
   v1::ModelInfo m;
@@ -68,6 +73,11 @@ absl::Status ServerOptions::Validate() const {
   if (port != 0 && port == metrics_port && (metrics_host.empty() || metrics_host == host))
     return absl::InvalidArgumentError(absl::StrCat("metrics_port: ", metrics_port, " is also the gRPC port"));
   if (stream_window < 1) return absl::InvalidArgumentError("stream_window: must be at least 1");
+  if (max_streams < 1) return absl::InvalidArgumentError("max_streams: must be at least 1");
+  if (handshake_timeout_seconds < 1 || handshake_timeout_seconds > 3600)
+    return absl::InvalidArgumentError("handshake_timeout_seconds: must be 1 to 3600");
+  if (max_connection_idle_seconds < 1 || max_connection_idle_seconds > 7 * 86400)
+    return absl::InvalidArgumentError("max_connection_idle_seconds: must be 1 to 604800 (a week)");
   if (max_message_bytes < 1) return absl::InvalidArgumentError("max_message_bytes: must be at least 1");
   return pipeline.Validate();
 }
@@ -104,8 +114,9 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
     if (!s->metrics_.WatchGpus(&why)) s->gpu_metrics_unavailable_ = why;
   }
   s->model_info_ = BuildModelInfo(info, options);
-  s->service_ = std::make_unique<FusionServiceImpl>(s->pipeline_.get(), &s->metrics_, s->model_info_,
-                                                    options.stream_window, BearerAuth(options.auth_tokens));
+  s->service_ =
+      std::make_unique<FusionServiceImpl>(s->pipeline_.get(), &s->metrics_, s->model_info_, options.stream_window,
+                                          BearerAuth(options.auth_tokens), options.max_streams);
   s->warmup_sizes_ = options.warmup_sizes;
   s->warm_up_ = options.warm_up;
 
@@ -117,6 +128,17 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   // listener per completion queue (with --port=0 each clone got its own
   // unprinted port serving the full API).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Hostile or dead connections: one that never sends the HTTP/2 preface
+  // is closed after the handshake timeout (200 half-open connections stayed
+  // > 25 s), an idle one after max_connection_idle; dead peers are found by
+  // keepalive pings, and clients pinging more often than every 10 s without
+  // calls are sent away (GOAWAY too_many_pings), as gRPC recommends.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, options.handshake_timeout_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, options.max_connection_idle_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), *credentials, &s->port_);
   const int max_bytes = int(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_bytes);
@@ -155,7 +177,11 @@ void FusionServer::Drain(std::chrono::seconds grace) {
   service_->SetServing(false);
   const auto deadline = std::chrono::system_clock::now() + grace;
   service_->WaitUntilIdle(absl::FromChrono(deadline));
-  grpc_->Shutdown(deadline);
+  // Nothing of ours is in flight now (or the grace is over): what is still
+  // open holds no request (idle streams, health watches) and would hold the
+  // exit until the deadline. A short shutdown grace lets calls being
+  // refused right now finish; the rest is cancelled.
+  grpc_->Shutdown(std::min(deadline, std::chrono::system_clock::now() + kShutdownGrace));
   pipeline_->Stop();
 }
 

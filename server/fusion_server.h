@@ -46,6 +46,10 @@ struct ServerOptions {
   size_t stream_window = 4;  // requests of one stream in flight at once
   int64_t max_message_bytes = 64ll << 20;
   TlsOptions tls;
+  // Connections and streams (ServerOptions::Validate: each >= 1).
+  size_t max_streams = 64;                // FuseStreams open at once; more get RESOURCE_EXHAUSTED
+  int handshake_timeout_seconds = 10;     // a connection that sends no HTTP/2 preface by then is closed
+  int max_connection_idle_seconds = 300;  // a connection without calls for this long is closed
   // Bearer tokens fusion calls must carry (server/bearer_auth.h); empty:
   // no authentication.
   std::vector<std::string> auth_tokens;

@@ -27,31 +27,39 @@ SteadyTime DeadlineOn(const Clock& clock, const grpc::ServerContext* context) {
 }  // namespace
 
 FusionServiceImpl::FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info,
-                                     size_t stream_window, BearerAuth auth)
+                                     size_t stream_window, BearerAuth auth, size_t max_streams)
     : pipeline_(pipeline),
       metrics_(metrics),
       info_(std::move(info)),
       stream_window_(std::max<size_t>(1, stream_window)),
-      auth_(std::move(auth)) {}
+      auth_(std::move(auth)),
+      max_streams_(std::max<size_t>(1, max_streams)) {}
 
 absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext* context,
                                                              const v1::FuseRequest& request, const char* method) {
   absl::StatusOr<v1::FuseResponse> result;
   if (auto auth = Authenticate(*context); !auth.ok()) {
     result = auth;
-  } else if (!serving_) {
-    result =
-        absl::UnavailableError(served_ ? "server is draining (shutting down): retry on another server"
-                                       : absl::StrCat("server is ", v1::kWarmingUp, " (not SERVING yet): retry later"));
   } else {
+    bool entered = false;
     {
+      // Checked and counted under one lock (see SetServing).
       absl::MutexLock lock(&answered_mu_);
-      metrics_->in_flight->Set(double(++in_pipeline_));  // the gauge shows this one count
+      if (serving_) {
+        entered = true;
+        metrics_->in_flight->Set(double(++in_pipeline_));  // the gauge shows this one count
+      } else {
+        result = absl::UnavailableError(
+            served_ ? "server is draining (shutting down): retry on another server"
+                    : absl::StrCat("server is ", v1::kWarmingUp, " (not SERVING yet): retry later"));
+      }
     }
-    result = pipeline_->Fuse(request, DeadlineOn(*pipeline_->clock(), context),
-                             [context] { return context->IsCancelled(); });
-    absl::MutexLock lock(&answered_mu_);
-    metrics_->in_flight->Set(double(--in_pipeline_));
+    if (entered) {
+      result = pipeline_->Fuse(request, DeadlineOn(*pipeline_->clock(), context),
+                               [context] { return context->IsCancelled(); });
+      absl::MutexLock lock(&answered_mu_);
+      metrics_->in_flight->Set(double(--in_pipeline_));
+    }
   }
   CountAnswered(method, result.status());
   return result;
@@ -96,6 +104,17 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
     CountAnswered("FuseStream", auth);
     return ToGrpc(auth);
   }
+  // Counted while open; the one over the limit is refused at once.
+  struct OpenStream {
+    std::atomic<size_t>& n;
+    ~OpenStream() { --n; }
+  } open{open_streams_};
+  if (++open_streams_ > max_streams_) {
+    const absl::Status full = absl::ResourceExhaustedError(
+        absl::StrCat("too many open streams (", max_streams_, "): retry later, or send unary Fuse calls"));
+    CountAnswered("FuseStream", full);
+    return ToGrpc(full);
+  }
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::future<v1::StreamFuseResponse>> pending;  // request order
@@ -124,7 +143,9 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
   });
 
   v1::FuseRequest request;
-  while (stream->Read(&request)) {
+  bool draining = false;
+  while (!draining && stream->Read(&request)) {
+    draining = this->draining();  // this frame is refused (UNAVAILABLE) and is the last read
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return pending.size() < stream_window_; });
@@ -149,7 +170,11 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
   }
   cv.notify_all();
   writer.join();
-  return context->IsCancelled() ? grpc::Status::CANCELLED : grpc::Status::OK;
+  if (context->IsCancelled()) return grpc::Status::CANCELLED;
+  if (draining)
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "server is draining (shutting down): resume the stream on another server");
+  return grpc::Status::OK;
 }
 
 grpc::Status FusionServiceImpl::GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,

@@ -26,14 +26,19 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // `stream_window`: requests of one stream in flight at once; a slow reader
   // stalls its own stream at this depth, never the server.
   // `auth`: the tokens every fusion call must carry (none: open).
+  // `max_streams`: FuseStreams open at once (each holds two threads and
+  // up to `stream_window` requests); more get RESOURCE_EXHAUSTED.
   FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics, v1::ModelInfo info, size_t stream_window,
-                    BearerAuth auth = BearerAuth());
+                    BearerAuth auth = BearerAuth(), size_t max_streams = 64);
 
   // While not serving (warming up, draining) fusion calls get UNAVAILABLE.
   // Until the first SetServing(true) fusion calls get UNAVAILABLE "server is
   // warming up", after a SetServing(false) "server is draining" (clients
   // wait for the first, and go elsewhere on the second).
-  void SetServing(bool serving) {
+  // Under the in-flight count's lock: once SetServing(false) returns, no
+  // call can still enter the pipeline, so WaitUntilIdle's answer holds.
+  void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(answered_mu_) {
+    absl::MutexLock lock(&answered_mu_);
     if (serving) served_ = true;
     serving_ = serving;
   }
@@ -49,6 +54,9 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   bool WaitUntilIdle(absl::Time deadline) const;
 
   grpc::Status Fuse(grpc::ServerContext* context, const v1::FuseRequest* request, v1::FuseResponse* response) override;
+  // Ends after the first frame answered while draining (UNAVAILABLE, so
+  // the client resumes elsewhere); an idle stream is ended by the drain's
+  // shutdown.
   grpc::Status FuseStream(grpc::ServerContext* context,
                           grpc::ServerReaderWriter<v1::StreamFuseResponse, v1::FuseRequest>* stream) override;
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
@@ -67,7 +75,15 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // when none is configured). FuseCall checks it; ModelInfer checks it
   // before it says anything about the request.
   absl::Status Authenticate(const grpc::ServerContext& context) const { return auth_.Check(context); }
-  bool serving() const { return serving_; }
+  // Served once and not any more.
+  bool draining() const ABSL_LOCKS_EXCLUDED(answered_mu_) {
+    absl::MutexLock lock(&answered_mu_);
+    return served_ && !serving_;
+  }
+  bool serving() const ABSL_LOCKS_EXCLUDED(answered_mu_) {
+    absl::MutexLock lock(&answered_mu_);
+    return serving_;
+  }
   const v1::ModelInfo& info() const { return info_; }
 
  private:
@@ -76,8 +92,11 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   const v1::ModelInfo info_;
   const size_t stream_window_;
   const BearerAuth auth_;
-  std::atomic<bool> serving_{false}, served_{false};
+  const size_t max_streams_;
+  std::atomic<size_t> open_streams_{0};
   mutable absl::Mutex answered_mu_;
+  bool serving_ ABSL_GUARDED_BY(answered_mu_) = false;
+  bool served_ ABSL_GUARDED_BY(answered_mu_) = false;
   uint64_t answered_ ABSL_GUARDED_BY(answered_mu_) = 0;
   int64_t in_pipeline_ ABSL_GUARDED_BY(answered_mu_) = 0;
 };

@@ -1,8 +1,6 @@
 // ctrlfuse-server: serves CtrlFuse over gRPC with dynamic batching, an
 // encode cache, health, reflection and Prometheus metrics (the assembly is
 // server/fusion_server.h, shared with the tests).
-#include <signal.h>
-
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -14,23 +12,13 @@
 #include "common/flag_help.h"
 #include "server/fusion_server.h"
 #include "server/server_flags.h"
+#include "server/stop_signals.h"
 
 namespace {
 
 void Log(absl::string_view msg) {
   std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << " ctrlfuse-server: " << msg
             << std::endl;
-}
-
-// Signals are taken synchronously by the main thread (sigwait): block them
-// before any thread starts so none inherits the default handler.
-sigset_t BlockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
 }
 
 }  // namespace
@@ -43,7 +31,18 @@ int main(int argc, char** argv) {
       "Health: grpc.health.v1 (NOT_SERVING while warming up and draining). SIGTERM/SIGINT drain, then exit 0.");
   common::HelpListsFlagsFrom("server/");
   absl::ParseCommandLine(argc, argv);
-  sigset_t signals = BlockStopSignals();
+  // Before anything slow: a signal during the model load or the warm-up is
+  // honoured at the next step, never the default (killing) action.
+  const bool handled = server::StopSignals::Install([](int sig, int count) {
+    if (count == 1)
+      Log(absl::StrCat("signal ", sig, ": stopping"));
+    else
+      Log(absl::StrCat("signal ", sig, " again (", count, " so far): still draining; SIGKILL stops at once"));
+  });
+  if (!handled) {
+    Log("cannot install the SIGTERM/SIGINT handlers");
+    return 1;
+  }
 
   const auto engine_options = server::EngineOptionsFromFlags();
   auto server_options = server::ServerOptionsFromFlags();
@@ -59,6 +58,10 @@ int main(int argc, char** argv) {
   if (!engine.ok()) {
     Log(engine.status().message());
     return 1;
+  }
+  if (server::StopSignals::count() > 0) {
+    Log("stopped before listening (signal during the model load)");
+    return 0;
   }
   server::RealClock clock;
   auto server = server::FusionServer::Create(engine->get(), *server_options, &clock);
@@ -85,17 +88,24 @@ int main(int argc, char** argv) {
   auto progress = [](const server::WarmupStep& step) {
     Log(absl::StrCat("warm-up ", step.index, "/", step.total, ": ", step.size.width, "x", step.size.height, " batch ",
                      step.batch_size, " (", absl::SixDigits(step.seconds), " s)"));
+    return server::StopSignals::count() == 0;
   };
   if (auto s = (*server)->WarmUpAndServe(progress); !s.ok()) {
-    Log(absl::StrCat("warm-up failed: ", s.message()));
-    return 1;
+    if (server::StopSignals::count() == 0) {
+      Log(absl::StrCat("warm-up failed: ", s.message()));
+      return 1;
+    }
+    // Nothing was accepted yet (fusion calls get "warming up"): the drain
+    // only closes the listener.
+    Log(absl::StrCat(s.message(), " (signal during warm-up); exiting"));
+    (*server)->Drain(std::chrono::seconds(0));
+    return 0;
   }
   Log(absl::StrCat("ready: SERVING (warm-up ", absl::FormatDuration(absl::Now() - warm_start), ")"));
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = server::StopSignals::WaitForFirst();
   const int drain = absl::GetFlag(FLAGS_drain_seconds);
-  Log(absl::StrCat("signal ", sig, ": draining (up to ", drain, " s)"));
+  Log(absl::StrCat("signal ", sig, ": draining (up to ", drain, " s; exits as soon as in-flight calls finish)"));
   (*server)->Drain(std::chrono::seconds(drain));
   Log(absl::StrCat("drained; exiting (", int64_t((*server)->metrics().images_fused->Value()), " images fused)"));
   return 0;

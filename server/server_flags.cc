@@ -56,6 +56,10 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "TLS: the server certificate's private key (PEM).");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused.");
+ABSL_FLAG(int, max_streams, 64, "FuseStreams open at once; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, handshake_timeout_seconds, 10,
+          "A connection that has not sent its HTTP/2 preface (or TLS handshake) by then is closed.");
+ABSL_FLAG(int, max_connection_idle_seconds, 300, "A connection without calls for this long is closed (GOAWAY).");
 ABSL_FLAG(int, stream_window, 4, "Requests of one stream processed at once (read-ahead depth).");
 
 namespace ctrlfuse::server {
@@ -118,6 +122,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
     o.auth_tokens = *tokens;
   }
   o.stream_window = size_t(std::max(0, absl::GetFlag(FLAGS_stream_window)));
+  o.max_streams = size_t(std::max(0, absl::GetFlag(FLAGS_max_streams)));
+  o.handshake_timeout_seconds = absl::GetFlag(FLAGS_handshake_timeout_seconds);
+  o.max_connection_idle_seconds = absl::GetFlag(FLAGS_max_connection_idle_seconds);
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   o.tls.key_file = absl::GetFlag(FLAGS_tls_key);

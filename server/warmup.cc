@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "image/image_data.h"
 
 namespace ctrlfuse::server {
@@ -30,7 +31,8 @@ absl::Status Warmup(api::FusionEngine& engine, const std::vector<cv::Size>& buck
       step.size = size;
       step.batch_size = b;
       step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (progress) progress(step);
+      if (progress && !progress(step))
+        return absl::CancelledError(absl::StrCat("warm-up stopped after step ", step.index, " of ", step.total));
     }
   }
   return absl::OkStatus();

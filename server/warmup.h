@@ -21,10 +21,13 @@ struct WarmupStep {
   size_t batch_size = 0;
   double seconds = 0;
 };
-using WarmupProgress = std::function<void(const WarmupStep&)>;
+// Returns whether to go on: false stops the warm-up after that step (a stop
+// signal arrived; the large models' warm-up takes minutes).
+using WarmupProgress = std::function<bool(const WarmupStep&)>;
 
 // Encodes and decodes every bucket at every batch size 1..max_batch_size,
-// in that order, calling `progress` (if set) after each.
+// in that order, calling `progress` (if set) after each. CANCELLED ("warm-up
+// stopped after step i of n") when `progress` returned false.
 absl::Status Warmup(api::FusionEngine& engine, const std::vector<cv::Size>& buckets, size_t max_batch_size,
                     const WarmupProgress& progress = nullptr);
 

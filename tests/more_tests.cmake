@@ -13,7 +13,7 @@ target_compile_definitions(server_unit_tests PRIVATE CTRLFUSE_FAKE_NVML="$<TARGE
 add_dependencies(server_unit_tests fake_nvml)
 gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
 
-add_executable(server_tests server/server_test.cc server/listen_auth_test.cc)
+add_executable(server_tests server/server_test.cc server/listen_auth_test.cc server/drain_limits_test.cc)
 target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_health_proto
   ctrlfuse_civetweb_fix GTest::gtest GTest::gtest_main)
 # One process for the suite: the shared servers start once (a metrics endpoint takes

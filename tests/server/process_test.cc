@@ -131,7 +131,9 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   // holds the warm-up (ServerTest.NotServingUntilWarmUpEnds): here it may
   // be over before the first health check.
   ASSERT_TRUE(
-      p.Start({"--warmup_sizes=320x240,64x48", "--max_batch_size=4", "--max_queue_delay_ms=20", "--drain_seconds=60"}))
+      // A drain longer than this test's ctest timeout: the exit must not
+      // wait for it (the open stream and health watch below hold no call).
+      p.Start({"--warmup_sizes=320x240,64x48", "--max_batch_size=4", "--max_queue_delay_ms=20", "--drain_seconds=900"}))
       << p.Log();
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(p.port), grpc::InsecureChannelCredentials());
   using HS = grpc::health::v1::HealthCheckResponse;
@@ -142,6 +144,21 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
                                       "grpc.reflection.v1alpha.ServerReflection", "inference.GRPCInferenceService"}));
   auto metrics = testing::ParseMetrics(testing::HttpGet(p.metrics_port, "/metrics"));
   EXPECT_EQ(metrics.at("ctrlfuse_images_fused_total"), 0);
+
+  // An idle stream (one frame answered, then nothing) and a health watch,
+  // both left open through the drain.
+  auto fusion = v1::FusionService::NewStub(channel);
+  grpc::ClientContext stream_ctx;
+  auto idle_stream = fusion->FuseStream(&stream_ctx);
+  ASSERT_TRUE(idle_stream->Write(testing::SceneRequest(7, 64, 48)));
+  v1::StreamFuseResponse first_frame;
+  ASSERT_TRUE(idle_stream->Read(&first_frame));
+  EXPECT_EQ(first_frame.code(), 0);
+  grpc::ClientContext watch_ctx;
+  auto watch = grpc::health::v1::Health::NewStub(channel)->Watch(&watch_ctx, grpc::health::v1::HealthCheckRequest());
+  HS watched;
+  ASSERT_TRUE(watch->Read(&watched));
+  EXPECT_EQ(watched.status(), HS::SERVING);
 
   client::ClientOptions o;
   o.address = "127.0.0.1:" + std::to_string(p.port);
@@ -191,15 +208,42 @@ TEST(ProcessTest, HealthMetricsAndDrainOnSigterm) {
   EXPECT_GE(ok, 40);
   ASSERT_EQ(kill(p.pid, SIGTERM), 0);
   sent_signal = true;
+  // The watch sees the drain begin; a second SIGTERM then is said and
+  // ignored (the drain goes on; it used to kill the process mid-drain).
+  ASSERT_TRUE(watch->Read(&watched));
+  EXPECT_EQ(watched.status(), HS::NOT_SERVING);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
   for (auto& t : clients) t.join();
+  // It exits although the stream and the watch are still open on our side.
   EXPECT_EQ(p.Wait(), 0) << p.Log();
+  EXPECT_FALSE(watch->Read(&watched));  // ended by the server
+  watch->Finish();
+  EXPECT_FALSE(idle_stream->Read(&first_frame));
+  idle_stream->Finish();
   EXPECT_EQ(other, 0) << (others.empty() ? "" : others.front());
   EXPECT_GT(refused, 0);
   // Every request the server fused was answered to its client.
   std::smatch m;
   const std::string log = p.Log();
   ASSERT_TRUE(std::regex_search(log, m, std::regex("drained; exiting \\((\\d+) images fused\\)"))) << log;
-  EXPECT_EQ(std::stoi(m[1]), ok.load());
+  EXPECT_EQ(std::stoi(m[1]), ok.load() + 1);  // + the stream's frame
+  EXPECT_NE(log.find("again (2 so far): still draining"), std::string::npos) << log;
+}
+
+TEST(ProcessTest, SigtermDuringWarmUpStopsItAndExitsCleanly) {
+  ServerProcess p;
+  // Forty warm-up steps (seconds): the signal arrives during them.
+  ASSERT_TRUE(
+      p.Start({"--warmup_sizes=320x240,320x256,320x272,320x288,320x304,320x320,320x336,320x352,320x368,"
+               "320x384",
+               "--max_batch_size=4"}))
+      << p.Log();
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.Log();
+  const std::string log = p.Log();
+  EXPECT_NE(log.find("warm-up stopped after step "), std::string::npos) << log;
+  EXPECT_EQ(log.find("warm-up 40/40"), std::string::npos) << log;  // it did not run to the end
+  EXPECT_EQ(log.find("ready: SERVING"), std::string::npos) << log;
 }
 
 }  // namespace

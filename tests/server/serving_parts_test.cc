@@ -121,8 +121,10 @@ TEST(MetricsTest, CallsAreCountedOnceWithTheirCodeAndReason) {
 TEST(WarmupTest, ReportsEachBucketAtEachBatchSizeInOrder) {
   testing::FakeFusionEngine fake;  // test double: counts what it encodes
   std::vector<WarmupStep> steps;
-  ASSERT_TRUE(
-      Warmup(fake, {cv::Size(64, 48), cv::Size(32, 24)}, 3, [&](const WarmupStep& s) { steps.push_back(s); }).ok());
+  ASSERT_TRUE(Warmup(fake, {cv::Size(64, 48), cv::Size(32, 24)}, 3, [&](const WarmupStep& s) {
+                steps.push_back(s);
+                return true;
+              }).ok());
   ASSERT_EQ(steps.size(), 6u);
   for (size_t i = 0; i < steps.size(); ++i) {
     EXPECT_EQ(steps[i].index, i + 1);
@@ -132,6 +134,12 @@ TEST(WarmupTest, ReportsEachBucketAtEachBatchSizeInOrder) {
     EXPECT_GE(steps[i].seconds, 0);
   }
   EXPECT_TRUE(Warmup(fake, {cv::Size(16, 16)}, 2).ok());  // no callback: fine
+  // A stop (the server got SIGTERM) ends it after the current step.
+  size_t calls = 0;
+  auto stopped = Warmup(fake, {cv::Size(64, 48), cv::Size(32, 24)}, 3, [&](const WarmupStep&) { return ++calls < 2; });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(stopped.message(), "warm-up stopped after step 2 of 6");
+  EXPECT_EQ(calls, 2u);
 }
 
 TEST(ResponseBuilderTest, DecodeIsAskedOnlyForThePlanesTheRequestWants) {
