@@ -69,10 +69,7 @@ void FusionPipeline::Stop() {
 }
 
 void FusionPipeline::ExecutorLoop() {
-  while (auto batch = scheduler_->NextBatch()) {
-    metrics_->queued->Set(double(scheduler_->queued()));
-    runner_.Run(*batch);
-  }
+  while (auto batch = scheduler_->NextBatch()) runner_.Run(*batch);
 }
 
 absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress) {
@@ -124,7 +121,6 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   if (auto s = GiveUpReason(*task, clock_->Now(), "before the request queued"); !s.ok()) return s;
   auto future = task->promise.get_future();
   if (auto s = scheduler_->Schedule(task); !s.ok()) return s;
-  metrics_->queued->Set(double(scheduler_->queued()));
   TaskResult r = Await(task, future);
   if (!r.status.ok()) return r.status;
 
@@ -134,7 +130,6 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   resp->set_id(request.id());
   const SteadyTime t_done = clock_->Now();
   metrics_->encode_seconds->Observe(Seconds(t_done - t_computed));
-  metrics_->request_seconds->Observe(Seconds(t_done - t0));
   metrics_->images_fused->Increment();
   auto* t = resp->mutable_timings();
   t->set_queue_seconds(r.queue_seconds);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "quality/metrics.h"
 #include "server/prompts/prompt_kind.h"
+#include "server/status_interceptor.h"
 
 namespace ctrlfuse::server {
 namespace {
@@ -102,6 +103,7 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   const auto& info = engine->info();
   s->metrics_.SetModelInfo(info.config, info.device, info.precision);
   s->metrics_.WatchEncodeCache(s->pipeline_->cache());
+  s->metrics_.WatchQueue([pipeline = s->pipeline_.get()] { return double(pipeline->scheduler().queued()); });
   if (options.metrics_port >= 0) {
     const std::string address =
         absl::StrCat(options.metrics_host.empty() ? options.host : options.metrics_host, ":", options.metrics_port);
@@ -143,6 +145,11 @@ absl::StatusOr<std::unique_ptr<FusionServer>> FusionServer::Create(api::FusionEn
   const int max_bytes = int(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_bytes);
   builder.SetMaxSendMessageSize(max_bytes);
+  // Requests gRPC cannot parse get INVALID_ARGUMENT (server/status_interceptor.h).
+  CaptureProtobufParseErrors();
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<StatusInterceptorFactory>(&s->metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->service_.get());
   // The Open Inference Protocol (KServe v2) on the same port.
   s->kserve_ = std::make_unique<KServeServiceImpl>(s->service_.get(), CTRLFUSE_SERVER_VERSION);

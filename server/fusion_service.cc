@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/kinds.h"
+#include "server/status_interceptor.h"
 
 namespace ctrlfuse::server {
 
@@ -37,6 +38,7 @@ FusionServiceImpl::FusionServiceImpl(FusionPipeline* pipeline, Metrics* metrics,
 
 absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext* context,
                                                              const v1::FuseRequest& request, const char* method) {
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<v1::FuseResponse> result;
   if (auto auth = Authenticate(*context); !auth.ok()) {
     result = auth;
@@ -61,12 +63,13 @@ absl::StatusOr<v1::FuseResponse> FusionServiceImpl::FuseCall(grpc::ServerContext
       metrics_->in_flight->Set(double(--in_pipeline_));
     }
   }
-  CountAnswered(method, result.status());
+  CountAnswered(method, result.status(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return result;
 }
 
-void FusionServiceImpl::CountAnswered(const char* method, const absl::Status& status) {
-  metrics_->CountCall(method, status);
+void FusionServiceImpl::CountAnswered(const char* method, const absl::Status& status, double seconds) {
+  metrics_->CountCall(method, status, seconds);
   absl::MutexLock lock(&answered_mu_);
   ++answered_;
 }
@@ -144,6 +147,7 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
 
   v1::FuseRequest request;
   bool draining = false;
+  TakeParseError();  // a stale one from another call on this thread
   while (!draining && stream->Read(&request)) {
     draining = this->draining();  // this frame is refused (UNAVAILABLE) and is the last read
     {
@@ -171,6 +175,13 @@ grpc::Status FusionServiceImpl::FuseStream(grpc::ServerContext* context,
   cv.notify_all();
   writer.join();
   if (context->IsCancelled()) return grpc::Status::CANCELLED;
+  // gRPC ends Read on a frame it cannot parse as on the stream's end.
+  if (const std::string field = TakeParseError(); !field.empty()) {
+    const absl::Status bad = absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid UTF-8 in a stream frame (string fields must be UTF-8); the stream ends here"));
+    CountAnswered("FuseStream", bad);
+    return ToGrpc(bad);
+  }
   if (draining)
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "server is draining (shutting down): resume the stream on another server");

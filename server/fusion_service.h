@@ -70,7 +70,8 @@ class FusionServiceImpl final : public v1::FusionService::Service {
   // Counts one answered fusion call: its metrics (requests and failures
   // under `method`) and answered(). FuseCall ends with it; a call refused
   // before it reaches FuseCall (a malformed ModelInfer) uses it directly.
-  void CountAnswered(const char* method, const absl::Status& status);
+  // `seconds`: how long the call took in the server (< 0: not timed).
+  void CountAnswered(const char* method, const absl::Status& status, double seconds = -1);
   // UNAUTHENTICATED unless the call carries a configured bearer token (OK
   // when none is configured). FuseCall checks it; ModelInfer checks it
   // before it says anything about the request.

@@ -62,6 +62,21 @@ class EncodeCacheCollector : public prometheus::Collectable {
   const EncodeCache* cache_;
 };
 
+// One gauge read from `read` at each scrape: a value another component
+// owns (set at every change it would go stale on paths that forget to).
+class ReadAtScrape : public prometheus::Collectable {
+ public:
+  ReadAtScrape(std::string name, std::string help, std::function<double()> read)
+      : name_(std::move(name)), help_(std::move(help)), read_(std::move(read)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    return {ScalarFamily(name_, help_, prometheus::MetricType::Gauge, read_())};
+  }
+
+ private:
+  const std::string name_, help_;
+  const std::function<double()> read_;
+};
+
 prometheus::Histogram* Seconds(prometheus::Registry& reg, const std::string& name, const std::string& help) {
   return &prometheus::BuildHistogram().Name(name).Help(help).Register(reg).Add({}, kSecondsBuckets);
 }
@@ -95,19 +110,28 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   // The reasons come from FailureReason over every status code.
   for (int code = 1; code <= int(absl::StatusCode::kUnauthenticated); ++code)
     failures_->Add({{"reason", FailureReason(static_cast<absl::StatusCode>(code))}});
-  for (const char* method : {"Fuse", "FuseStream", "GetModelInfo"})
-    requests_->Add({{"method", method}, {"code", "OK"}});
+  request_seconds_ = &prometheus::BuildHistogram()
+                          .Name("ctrlfuse_request_duration_seconds")
+                          .Help(
+                              "Time of each answered fusion call in the server (stream frames one each), by gRPC "
+                              "method and status code, failures included.")
+                          .Register(reg);
+  // The codes a healthy or loaded server answers, per method, exist at 0.
+  for (const char* method : {"Fuse", "FuseStream", "GetModelInfo", "ModelInfer"}) {
+    for (const char* code : {"OK", "INVALID_ARGUMENT", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED",
+                             "CANCELLED", "UNAUTHENTICATED", "INTERNAL"})
+      requests_->Add({{"method", method}, {"code", code}});
+    if (std::string(method) != "GetModelInfo")
+      request_seconds_->Add({{"method", method}, {"code", "OK"}}, kSecondsBuckets);
+  }
   images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
-  queued = Gauge(reg, "ctrlfuse_queued_requests", "Requests waiting in the batcher.");
   in_flight = Gauge(reg, "ctrlfuse_inflight_requests", "Requests accepted and not yet answered.");
-  request_seconds =
-      Seconds(reg, "ctrlfuse_request_duration_seconds", "End-to-end time of a fusion request in the server.");
   queue_seconds = Seconds(reg, "ctrlfuse_queue_duration_seconds", "Time from admission to the batch starting.");
   decode_seconds = Seconds(reg, "ctrlfuse_decode_duration_seconds", "Image decoding and validation time.");
   preprocess_seconds = Seconds(reg, "ctrlfuse_preprocess_duration_seconds",
                                "Prompt resolution (boxes/points via SAM) and padding time.");
-  compute_seconds =
-      Seconds(reg, "ctrlfuse_compute_duration_seconds", "Model time of the batch a request ran in (encode + decode).");
+  compute_seconds = Seconds(reg, "ctrlfuse_compute_duration_seconds",
+                            "Model time of each batch (encode + decode), one observation per batch.");
   encode_seconds = Seconds(reg, "ctrlfuse_encode_duration_seconds", "Output image encoding time.");
   batch_size = &prometheus::BuildHistogram()
                     .Name("ctrlfuse_batch_size")
@@ -157,6 +181,12 @@ int Metrics::port() const { return endpoint_ ? endpoint_->port() : 0; }
 
 void Metrics::StopServing() { endpoint_.reset(); }
 
+void Metrics::WatchQueue(std::function<double()> queued) {
+  absl::MutexLock lock(&collectables_mu_);
+  collectables_.push_back(std::make_shared<ReadAtScrape>(
+      "ctrlfuse_queued_requests", "Requests waiting in the batcher (read at each scrape).", std::move(queued)));
+}
+
 void Metrics::WatchEncodeCache(const EncodeCache* cache) {
   if (!cache) return;
   absl::MutexLock lock(&collectables_mu_);
@@ -198,8 +228,10 @@ const char* FailureReason(absl::StatusCode code) {
   }
 }
 
-void Metrics::CountCall(const std::string& method, const absl::Status& status) {
-  requests_->Add({{"method", method}, {"code", absl::StatusCodeToString(status.code())}}).Increment();
+void Metrics::CountCall(const std::string& method, const absl::Status& status, double seconds) {
+  const std::string code = absl::StatusCodeToString(status.code());
+  requests_->Add({{"method", method}, {"code", code}}).Increment();
+  if (seconds >= 0) request_seconds_->Add({{"method", method}, {"code", code}}, kSecondsBuckets).Observe(seconds);
   if (!status.ok()) failures_->Add({{"reason", FailureReason(status.code())}}).Increment();
 }
 

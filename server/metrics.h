@@ -18,6 +18,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,9 +54,13 @@ class Metrics {
   void StopServing();
 
   // Counts one answered call: ctrlfuse_requests_total by method and code,
-  // and, when it failed, ctrlfuse_failures_total by reason. The one place
-  // either is counted.
-  void CountCall(const std::string& method, const absl::Status& status);
+  // when it failed ctrlfuse_failures_total by reason, and, when `seconds`
+  // is given (>= 0), ctrlfuse_request_duration_seconds by method and code.
+  // The one place any of them is counted.
+  void CountCall(const std::string& method, const absl::Status& status, double seconds = -1);
+  // ctrlfuse_queued_requests, read from `queued` at each scrape (the
+  // scheduler's count; it must outlive the endpoint).
+  void WatchQueue(std::function<double()> queued);
   // Exports the cache's own counters (hits, misses, evictions, bytes),
   // read at each scrape.
   void WatchEncodeCache(const EncodeCache* cache);
@@ -75,10 +80,9 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
 
   prometheus::Counter* images_fused;
-  prometheus::Gauge* queued;
   prometheus::Gauge* in_flight;
-  prometheus::Histogram *request_seconds, *queue_seconds, *decode_seconds, *preprocess_seconds, *compute_seconds,
-      *encode_seconds, *batch_size, *padding_ratio;
+  prometheus::Histogram *queue_seconds, *decode_seconds, *preprocess_seconds, *compute_seconds, *encode_seconds,
+      *batch_size, *padding_ratio;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -89,6 +93,7 @@ class Metrics {
   std::unique_ptr<HttpEndpoint> endpoint_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* failures_;
+  prometheus::Family<prometheus::Histogram>* request_seconds_;
   prometheus::Family<prometheus::Gauge>* model_info_;
   prometheus::Gauge *serving_gauge_, *draining_gauge_;
   std::map<std::string, prometheus::Histogram*> quality_;

@@ -7,9 +7,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
@@ -122,6 +126,61 @@ TEST(AuthTest, FusionCallsNeedAConfiguredTokenAndHealthStaysOpen) {
   const auto m = s.Scrape();
   EXPECT_EQ(m.at("ctrlfuse_failures_total{reason=\"unauthenticated\"}"), 5);
   EXPECT_EQ(fake.encoded(), 2);  // only the two authenticated calls reached the model
+}
+
+// Bytes sent as they are to `method` (a generic call): what a client with
+// a broken serializer, or another language's lax one, sends.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& ch, const std::string& method, const std::string& bytes) {
+  grpc::GenericStub stub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::Status status;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> l(mu);
+    status = std::move(s);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return done; });
+  return status;
+}
+
+TEST(UnparsableRequestTest, GetsInvalidArgumentNamingTheFieldAndIsCounted) {
+  FakeFusionEngine fake;
+  InProcessServer s(&fake, server::PipelineOptions(), true);
+  ASSERT_EQ(s.error, "");
+  auto ch = s.Client()->channel();
+  // FuseRequest.id (field 1, length-delimited) = 0xFF 0xFE: not UTF-8.
+  const std::string bad_id("\x0a\x02\xff\xfe", 4);
+  const grpc::Status utf8 = RawCall(ch, "/ctrlfuse.v1.FusionService/Fuse", bad_id);
+  EXPECT_EQ(utf8.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(utf8.error_message().rfind("id: invalid UTF-8", 0), 0u) << utf8.error_message();
+  // Not a protobuf at all (a truncated length-delimited field).
+  const grpc::Status garbage = RawCall(ch, "/ctrlfuse.v1.FusionService/Fuse", std::string("\x12\x7f\x01", 3));
+  EXPECT_EQ(garbage.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(garbage.error_message(), "request: not a valid protobuf message of this method's request type");
+  const auto m = s.Scrape();
+  EXPECT_EQ(m.at("ctrlfuse_requests_total{code=\"INVALID_ARGUMENT\",method=\"Fuse\"}"), 2);
+  // A stream frame with invalid UTF-8 ends its stream with the field named.
+  auto stub = v1::FusionService::NewStub(ch);
+  grpc::ClientContext ctx;
+  auto stream = stub->FuseStream(&ctx);
+  v1::FuseRequest frame = SceneRequest(3);
+  frame.set_id(std::string("\xff\xfe", 2));  // serialised as is (only parsing checks)
+  stream->Write(frame);
+  v1::StreamFuseResponse r;
+  EXPECT_FALSE(stream->Read(&r));
+  const grpc::Status end = stream->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(end.error_message().rfind("id: invalid UTF-8 in a stream frame", 0), 0u) << end.error_message();
+  // The server is fine.
+  EXPECT_TRUE(s.Client()->Fuse(SceneRequest(4)).ok());
 }
 
 }  // namespace

@@ -220,9 +220,11 @@ TEST_F(ServerTest, SixteenConcurrentClientsFormBatchesAndMetricsCountThem) {
 double ModelInfoCalls(InProcessServer& s) {
   for (const auto& f : s.metrics().registry().Collect())
     if (f.name == "ctrlfuse_requests_total")
-      for (const auto& m : f.metric)
-        for (const auto& l : m.label)
-          if (l.name == "method" && l.value == "GetModelInfo") return m.counter.value;
+      for (const auto& m : f.metric) {
+        std::map<std::string, std::string> labels;
+        for (const auto& l : m.label) labels[l.name] = l.value;
+        if (labels["method"] == "GetModelInfo" && labels["code"] == "OK") return m.counter.value;
+      }
   return 0;
 }
 
@@ -359,7 +361,7 @@ TEST_F(ServerTest, DeadlineAndCancelNeverReachTheModel) {
   // one once that request is queued.
   FakeFusionEngine fake;  // test double: held busy by the test
   FakeClock clock;
-  InProcessServer small(&fake, OneAtATime(/*max_queued=*/8), false, &clock);
+  InProcessServer small(&fake, OneAtATime(/*max_queued=*/8), /*serve_metrics=*/true, &clock);
   ASSERT_EQ(small.error, "");
   const double fused_before = small.metrics().images_fused->Value();
   fake.Hold();
@@ -384,6 +386,9 @@ TEST_F(ServerTest, DeadlineAndCancelNeverReachTheModel) {
   EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED);
   small.service().WaitUntilAnswered(2);  // withdrawn from the queue
   EXPECT_EQ(small.pipeline().scheduler().queued(), 0u);
+  // The gauge says so too (it stayed at the last value set before the
+  // withdrawals).
+  EXPECT_EQ(small.Scrape().at("ctrlfuse_queued_requests"), 0);
   fake.Release();
   busy.join();
   // Neither was computed: they left the queue before the model.

@@ -86,7 +86,9 @@ double Series(Metrics& m, const std::string& name, const std::map<std::string, s
     for (const auto& metric : family.metric) {
       std::map<std::string, std::string> got;
       for (const auto& l : metric.label) got[l.name] = l.value;
-      if (got == labels) return metric.counter.value;
+      if (got == labels)
+        return family.type == prometheus::MetricType::Histogram ? double(metric.histogram.sample_count)
+                                                                : metric.counter.value;
     }
   }
   return -1;
@@ -111,9 +113,20 @@ TEST(MetricsTest, CallsAreCountedOnceWithTheirCodeAndReason) {
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kInternal)), "internal");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kUnimplemented)), "unimplemented");
   EXPECT_EQ(std::string(FailureReason(absl::StatusCode::kUnauthenticated)), "unauthenticated");
+  // Timed calls land in the duration histogram under their method and
+  // code, failures included.
+  m.CountCall("Fuse", absl::OkStatus(), 0.25);
+  m.CountCall("Fuse", absl::InvalidArgumentError("x"), 0.001);
+  m.CountCall("ModelInfer", absl::DeadlineExceededError("x"), 5);
+  EXPECT_EQ(Series(m, "ctrlfuse_request_duration_seconds", {{"method", "Fuse"}, {"code", "OK"}}), 1);
+  EXPECT_EQ(Series(m, "ctrlfuse_request_duration_seconds", {{"method", "Fuse"}, {"code", "INVALID_ARGUMENT"}}), 1);
+  EXPECT_EQ(Series(m, "ctrlfuse_request_duration_seconds", {{"method", "ModelInfer"}, {"code", "DEADLINE_EXCEEDED"}}),
+            1);
+  EXPECT_EQ(Series(m, "ctrlfuse_request_duration_seconds", {{"method", "FuseStream"}, {"code", "OK"}}), 0);
+  EXPECT_EQ(Series(m, "ctrlfuse_requests_total", {{"method", "ModelInfer"}, {"code", "UNAVAILABLE"}}), 0);
   // Every reason's series exists from the start, at 0 until counted.
   EXPECT_EQ(Series(m, "ctrlfuse_failures_total", {{"reason", "unauthenticated"}}), 0);
-  EXPECT_EQ(Series(m, "ctrlfuse_failures_total", {{"reason", "deadline"}}), 0);
+  EXPECT_EQ(Series(m, "ctrlfuse_failures_total", {{"reason", "cancelled"}}), 0);
 }
 
 // Warm-up reports every step in order (the server logs one line per step:
