@@ -51,7 +51,7 @@ FusionPipeline::FusionPipeline(api::FusionEngine* engine, PipelineOptions option
       cache_(options_.cache_bytes > 0 ? std::make_unique<EncodeCache>(options_.cache_bytes) : nullptr),
       decode_slots_(options_.max_concurrent_decodes, clock),
       preparer_(options_.pad_buckets),
-      runner_(engine, cache_.get(), metrics, clock),
+      runner_(engine, cache_.get(), metrics, clock, &costs_),
       responses_(options_.quality, metrics) {}
 
 FusionPipeline::~FusionPipeline() { Stop(); }
@@ -73,8 +73,16 @@ void FusionPipeline::ExecutorLoop() {
 }
 
 absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress) {
+  // The warm-up's timings are the cost model's first observations, but for
+  // each size's first step (one-off allocations and kernel choices: it
+  // would overestimate, and refuse requests that would have made it).
+  auto observe = [this, &progress](const WarmupStep& step) {
+    if (step.batch_size > 1)
+      costs_.Observe(BucketKey{step.size.width, step.size.height}, step.batch_size, step.seconds);
+    return progress ? progress(step) : true;
+  };
   return server::Warmup(*engine_, options_.pad_buckets.empty() ? sizes : options_.pad_buckets,
-                        options_.batching.max_batch_size, progress);
+                        options_.batching.max_batch_size, observe);
 }
 
 TaskResult FusionPipeline::Await(const std::shared_ptr<FuseTask>& task, std::future<TaskResult>& future) {
@@ -117,8 +125,16 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   const SteadyTime t_prepared = clock_->Now();
   metrics_->preprocess_seconds->Observe(Seconds(t_prepared - t_decoded));
 
-  // A request given up on already (slow prompt, slow client) never queues.
-  if (auto s = GiveUpReason(*task, clock_->Now(), "before the request queued"); !s.ok()) return s;
+  // A request given up on already (slow prompt, slow client) never queues;
+  // nor does one the model cannot finish in time even alone.
+  const SteadyTime now = clock_->Now();
+  if (auto s = GiveUpReason(*task, now, "before the request queued"); !s.ok()) return s;
+  if (const double need = costs_.EstimateSeconds(task->bucket);
+      deadline != SteadyTime::max() && need > Seconds(deadline - now))
+    return absl::DeadlineExceededError(
+        absl::StrCat("cannot finish before the deadline: the model needs about ", absl::SixDigits(need), " s for ",
+                     task->bucket.ToString(), " on this server and the deadline is in ",
+                     absl::SixDigits(Seconds(deadline - now)), " s; allow more time or send a smaller image"));
   auto future = task->promise.get_future();
   if (auto s = scheduler_->Schedule(task); !s.ok()) return s;
   TaskResult r = Await(task, future);

@@ -28,6 +28,7 @@
 #include "model/api/fusion_engine.h"
 #include "server/batch_runner.h"
 #include "server/batching/scheduler.h"
+#include "server/cost_model.h"
 #include "server/decode_slots.h"
 #include "server/encode_cache.h"
 #include "server/metrics.h"
@@ -75,7 +76,9 @@ class FusionPipeline {
 
   // One request, end to end. `deadline` is in the pipeline clock's time;
   // `cancelled` is polled while the request waits for a decode slot and in
-  // the queue. A full queue refuses the request before it decodes.
+  // the queue. A full queue refuses the request before it decodes; one that
+  // the model cannot finish before its deadline even alone (CostModel) gets
+  // DEADLINE_EXCEEDED before it queues.
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request, SteadyTime deadline,
                                         std::function<bool()> cancelled);
 
@@ -84,6 +87,7 @@ class FusionPipeline {
   const EncodeCache* cache() const { return cache_.get(); }
   BatchScheduler& scheduler() { return *scheduler_; }
   const DecodeSlots& decode_slots() const { return decode_slots_; }
+  const CostModel& costs() const { return costs_; }
   Clock* clock() const { return clock_; }
 
  private:
@@ -101,6 +105,7 @@ class FusionPipeline {
   const std::unique_ptr<BatchScheduler> scheduler_;
   const std::unique_ptr<EncodeCache> cache_;
   DecodeSlots decode_slots_;
+  CostModel costs_;  // before runner_, which feeds it
   const TaskPreparer preparer_;
   const BatchRunner runner_;
   const ResponseBuilder responses_;

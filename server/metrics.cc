@@ -125,6 +125,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       request_seconds_->Add({{"method", method}, {"code", "OK"}}, kSecondsBuckets);
   }
   images_fused = Counter(reg, "ctrlfuse_images_fused_total", "Images fused successfully.");
+  batch_splits = Counter(reg, "ctrlfuse_batch_splits_total",
+                         "Batches split in halves and retried because the engine ran out of memory.");
   in_flight = Gauge(reg, "ctrlfuse_inflight_requests", "Requests accepted and not yet answered.");
   queue_seconds = Seconds(reg, "ctrlfuse_queue_duration_seconds", "Time from admission to the batch starting.");
   decode_seconds = Seconds(reg, "ctrlfuse_decode_duration_seconds", "Image decoding and validation time.");

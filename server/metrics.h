@@ -80,6 +80,7 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
 
   prometheus::Counter* images_fused;
+  prometheus::Counter* batch_splits;  // batches split after the engine ran out of memory
   prometheus::Gauge* in_flight;
   prometheus::Histogram *queue_seconds, *decode_seconds, *preprocess_seconds, *compute_seconds, *encode_seconds,
       *batch_size, *padding_ratio;

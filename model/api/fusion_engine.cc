@@ -120,6 +120,11 @@ class TorchFusionEngine : public FusionEngine {
         out.push_back(std::move(p));
       }
       return out;
+    } catch (const c10::OutOfMemoryError& e) {
+      // The server splits the batch and retries on RESOURCE_EXHAUSTED.
+      return absl::ResourceExhaustedError(absl::StrCat("encode: out of device memory: ", e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("encode: out of host memory");
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("encode failed: ", e.what()));
     }
@@ -187,6 +192,11 @@ class TorchFusionEngine : public FusionEngine {
         results.push_back(std::move(f));
       }
       return results;
+    } catch (const c10::OutOfMemoryError& e) {
+      // The server splits the batch and retries on RESOURCE_EXHAUSTED.
+      return absl::ResourceExhaustedError(absl::StrCat("decode: out of device memory: ", e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("decode: out of host memory");
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("decode failed: ", e.what()));
     }
@@ -224,6 +234,11 @@ class TorchFusionEngine : public FusionEngine {
       auto masks = net_->sam_model->SegmentWithPrompts(rgb, sam_prompt) > 0;  // [n,1,H,W]
       auto any = masks.any(0, /*keepdim=*/true);
       return ToBytes(any.to(torch::kCPU).to(torch::kFloat32));
+    } catch (const c10::OutOfMemoryError& e) {
+      // The server splits the batch and retries on RESOURCE_EXHAUSTED.
+      return absl::ResourceExhaustedError(absl::StrCat("segmentation: out of device memory: ", e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("segmentation: out of host memory");
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("segmentation failed: ", e.what()));
     }

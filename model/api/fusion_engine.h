@@ -115,6 +115,10 @@ class FusionEngine {
   static absl::StatusOr<std::unique_ptr<FusionEngine>> Create(const EngineOptions& options);
   virtual ~FusionEngine() = default;
 
+  // Errors: INVALID_ARGUMENT for inputs it cannot take, RESOURCE_EXHAUSTED
+  // when it ran out of memory (CUDA or host; a smaller batch may fit),
+  // INTERNAL for anything else LibTorch threw.
+
   // Encodes a batch of pairs that all share one size (infrared and visible
   // of equal size; any height/width, odd sizes are padded internally).
   virtual absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(

@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "tests/server/test_server.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_fusion_engine.h"
 
 namespace ctrlfuse {
@@ -106,6 +109,35 @@ TEST(LimitsTest, AConnectionThatNeverSpeaksHttp2IsClosed) {
   } while (n > 0);
   EXPECT_EQ(n, 0) << "the server did not close the connection (errno " << errno << ")";
   close(fd);
+}
+
+TEST(CostModelTest, ARequestTheModelCannotFinishInTimeIsRefusedBeforeItQueues) {
+  FakeFusionEngine fake;  // test double: held while the fake clock moves, so a batch "takes" 10 s
+  testing::FakeClock clock;
+  server::PipelineOptions p;
+  p.batching.max_batch_size = 1;
+  p.batching.max_queue_delay = std::chrono::milliseconds(0);
+  p.cache_bytes = 0;
+  InProcessServer s(&fake, p, false, &clock);
+  ASSERT_EQ(s.error, "");
+  fake.Hold();
+  std::thread first([&] { EXPECT_TRUE(s.Client()->Fuse(SceneRequest(1)).ok()); });
+  fake.WaitUntilWaiting(1);
+  clock.Advance(std::chrono::seconds(10));
+  fake.Release();
+  first.join();
+  EXPECT_NEAR(s.pipeline().costs().EstimateSeconds({64, 48}), 10, 1e-6);
+  EXPECT_NEAR(s.pipeline().costs().EstimateSeconds({128, 96}), 40, 1e-6);  // unseen: by pixels
+  // 5 s is not enough for what took 10 s: refused at once, never computed.
+  auto late = s.Client(0, /*deadline=*/5)->Fuse(SceneRequest(2));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(late.status().message().rfind("cannot finish before the deadline: the model needs about 10 s for 64x48", 0),
+            0u)
+      << late.status();
+  EXPECT_EQ(fake.encoded(), 1);
+  // With time enough it runs.
+  EXPECT_TRUE(s.Client(0, /*deadline=*/60)->Fuse(SceneRequest(3)).ok());
+  EXPECT_EQ(fake.encoded(), 2);
 }
 
 }  // namespace

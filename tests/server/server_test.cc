@@ -365,7 +365,10 @@ TEST_F(ServerTest, DeadlineAndCancelNeverReachTheModel) {
   ASSERT_EQ(small.error, "");
   const double fused_before = small.metrics().images_fused->Value();
   fake.Hold();
-  std::thread busy([&] { EXPECT_TRUE(small.Client()->Fuse(SceneRequest(300, 480, 360)).ok()); });
+  // `busy` and `after` have deadlines beyond the two fake minutes the test
+  // moves the clock by (batches check deadlines between encode and decode,
+  // and the cost model learns that a batch took two minutes).
+  std::thread busy([&] { EXPECT_TRUE(small.Client(0, 600)->Fuse(SceneRequest(300, 480, 360)).ok()); });
   fake.WaitUntilWaiting(1);
   absl::StatusOr<v1::FuseResponse> short_deadline;
   std::thread expiring([&] { short_deadline = small.Client(0, /*deadline=*/60)->Fuse(SceneRequest(301, 64, 48)); });
@@ -392,7 +395,7 @@ TEST_F(ServerTest, DeadlineAndCancelNeverReachTheModel) {
   fake.Release();
   busy.join();
   // Neither was computed: they left the queue before the model.
-  auto after = small.Client()->Fuse(SceneRequest(303, 64, 48));
+  auto after = small.Client(0, 600)->Fuse(SceneRequest(303, 64, 48));
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(small.metrics().images_fused->Value() - fused_before, 2);  // `busy` and `after` only
   EXPECT_EQ(fake.encoded(), 2);

@@ -4,12 +4,15 @@
 // gate, so a test makes "the model is busy" happen instead of hoping a big
 // request takes long enough. Outputs are simple and deterministic: fused =
 // the mean of infrared and visible (grey), every predicted mask = the mask
-// prompt.
+// prompt. It can also stand in for an engine that runs out of memory
+// above a batch size or an image size (SetMemoryLimit), a fault the tests
+// cannot cause on a real engine.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -41,6 +44,31 @@ class FakeFusionEngine : public api::FusionEngine {
     const auto enough = [this, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return waiting_ >= n; };
     absl::MutexLock l(&mu_, absl::Condition(&enough));
   }
+  // From now on Encode and Decode fail with RESOURCE_EXHAUSTED, as an
+  // engine out of memory does, for batches over `max_batch` or holding a
+  // pair over `max_pixels`.
+  // `decode_only`: Encode is not limited (the decode runs out).
+  void SetMemoryLimit(size_t max_batch, int64_t max_pixels, bool decode_only = false) {
+    absl::MutexLock l(&mu_);
+    max_batch_ = max_batch;
+    max_pixels_ = max_pixels;
+    decode_only_ = decode_only;
+  }
+  // The sizes of the Encode and Decode calls so far, in order (the ones
+  // that ran out of memory included).
+  std::vector<size_t> encode_batches() const {
+    absl::MutexLock l(&mu_);
+    return encode_batches_;
+  }
+  std::vector<size_t> decode_batches() const {
+    absl::MutexLock l(&mu_);
+    return decode_batches_;
+  }
+  // Pairs decoded so far (warm-up included).
+  int decoded() const {
+    absl::MutexLock l(&mu_);
+    return decoded_;
+  }
   // Pairs encoded so far (warm-up included).
   int encoded() const {
     absl::MutexLock l(&mu_);
@@ -55,6 +83,9 @@ class FakeFusionEngine : public api::FusionEngine {
       mu_.Await(absl::Condition(
           +[](bool* held) { return !*held; }, &held_));
       --waiting_;
+      encode_batches_.push_back(batch.size());
+      const int64_t pixels = batch.empty() ? 0 : int64_t(batch[0].ir->width) * batch[0].ir->height;
+      if (auto s = OutOfMemoryLocked(batch.size(), pixels); !decode_only_ && !s.ok()) return s;
       encoded_ += int(batch.size());
     }
     std::vector<std::shared_ptr<const api::EncodedPair>> out;
@@ -72,6 +103,13 @@ class FakeFusionEngine : public api::FusionEngine {
   }
 
   absl::StatusOr<std::vector<api::FusedImage>> Decode(const std::vector<api::DecodeRequest>& batch) override {
+    {
+      absl::MutexLock l(&mu_);
+      decode_batches_.push_back(batch.size());
+      const int64_t pixels = batch.empty() ? 0 : int64_t(batch[0].pair->width()) * batch[0].pair->height();
+      if (auto s = OutOfMemoryLocked(batch.size(), pixels); !s.ok()) return s;
+      decoded_ += int(batch.size());
+    }
     std::vector<api::FusedImage> out;
     for (const auto& r : batch) {
       const auto* p = static_cast<const Pair*>(r.pair.get());
@@ -136,8 +174,19 @@ class FakeFusionEngine : public api::FusionEngine {
     return out;
   }
 
+  absl::Status OutOfMemoryLocked(size_t batch, int64_t pixels) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (batch > max_batch_ || pixels > max_pixels_)
+      return absl::ResourceExhaustedError("out of memory (test double's limit)");
+    return absl::OkStatus();
+  }
+
   api::ModelInfo info_;
   mutable absl::Mutex mu_;
+  size_t max_batch_ ABSL_GUARDED_BY(mu_) = SIZE_MAX;
+  int64_t max_pixels_ ABSL_GUARDED_BY(mu_) = INT64_MAX;
+  std::vector<size_t> encode_batches_ ABSL_GUARDED_BY(mu_), decode_batches_ ABSL_GUARDED_BY(mu_);
+  int decoded_ ABSL_GUARDED_BY(mu_) = 0;
+  bool decode_only_ ABSL_GUARDED_BY(mu_) = false;
   bool held_ ABSL_GUARDED_BY(mu_) = false;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int encoded_ ABSL_GUARDED_BY(mu_) = 0;
