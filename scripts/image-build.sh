@@ -29,7 +29,7 @@ shift
 case "$step" in
   deps)
     mapfile -t pkgs < <(grep -v '^\s*#' "$ROOT/scripts/deps.txt" | sed '/^\s*$/d' |
-      grep -v -x -E 'prometheus|clang-format|clang-tidy|libbenchmark-dev')
+      grep -v -x -E 'prometheus|clang-format|clang-tidy|clang|libclang-rt-14-dev|libbenchmark-dev')
     if [[ "${CTRLFUSE_IMAGE_CHECK:-0}" == 1 ]]; then
       for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "image/image_data.h"
+#include "server/process_metrics.h"
 #include "server/warmup.h"
 
 namespace ctrlfuse::server {
@@ -73,12 +74,19 @@ void FusionPipeline::ExecutorLoop() {
 }
 
 absl::Status FusionPipeline::Warmup(const std::vector<cv::Size>& sizes, const WarmupProgress& progress) {
-  // The warm-up's timings are the cost model's first observations, but for
-  // each size's first step (one-off allocations and kernel choices: it
-  // would overestimate, and refuse requests that would have made it).
-  auto observe = [this, &progress](const WarmupStep& step) {
-    if (step.batch_size > 1)
-      costs_.Observe(BucketKey{step.size.width, step.size.height}, step.batch_size, step.seconds);
+  // The warm-up's timings and peak memory are the cost and memory models'
+  // first observations, but for each size's first step (one-off allocations
+  // and kernel choices: it would overestimate, and refuse requests that
+  // would have made it) unless it is the only one.
+  const bool on_cpu = engine_->info().device == "cpu";
+  if (on_cpu) memory_.StartWarmup(ResidentBytes(), MemoryLimitBytes());
+  const bool single = options_.batching.max_batch_size == 1;
+  auto observe = [this, &progress, on_cpu, single](const WarmupStep& step) {
+    const BucketKey bucket{step.size.width, step.size.height};
+    if (step.batch_size > 1 || single) {
+      costs_.Observe(bucket, step.batch_size, step.seconds);
+      if (on_cpu) memory_.ObserveStep(bucket, step.batch_size, PeakResidentBytes());
+    }
     return progress ? progress(step) : true;
   };
   return server::Warmup(*engine_, options_.pad_buckets.empty() ? sizes : options_.pad_buckets,

@@ -31,6 +31,7 @@
 #include "server/cost_model.h"
 #include "server/decode_slots.h"
 #include "server/encode_cache.h"
+#include "server/memory_model.h"
 #include "server/metrics.h"
 #include "server/request_parser.h"
 #include "server/response_builder.h"
@@ -78,7 +79,8 @@ class FusionPipeline {
   // `cancelled` is polled while the request waits for a decode slot and in
   // the queue. A full queue refuses the request before it decodes; one that
   // the model cannot finish before its deadline even alone (CostModel) gets
-  // DEADLINE_EXCEEDED before it queues.
+  // DEADLINE_EXCEEDED, one a CPU engine cannot hold in memory alone
+  // (MemoryModel) RESOURCE_EXHAUSTED, before it queues.
   absl::StatusOr<v1::FuseResponse> Fuse(const v1::FuseRequest& request, SteadyTime deadline,
                                         std::function<bool()> cancelled);
 
@@ -88,6 +90,7 @@ class FusionPipeline {
   BatchScheduler& scheduler() { return *scheduler_; }
   const DecodeSlots& decode_slots() const { return decode_slots_; }
   const CostModel& costs() const { return costs_; }
+  const MemoryModel& memory() const { return memory_; }
   Clock* clock() const { return clock_; }
 
  private:
@@ -105,7 +108,8 @@ class FusionPipeline {
   const std::unique_ptr<BatchScheduler> scheduler_;
   const std::unique_ptr<EncodeCache> cache_;
   DecodeSlots decode_slots_;
-  CostModel costs_;  // before runner_, which feeds it
+  CostModel costs_;     // before runner_, which feeds it
+  MemoryModel memory_;  // learnt at warm-up, CPU engines only
   const TaskPreparer preparer_;
   const BatchRunner runner_;
   const ResponseBuilder responses_;

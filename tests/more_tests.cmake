@@ -5,6 +5,7 @@
 add_library(fake_nvml SHARED support/fake_nvml.cc)
 add_executable(server_unit_tests server/batcher_test.cc server/encode_cache_test.cc server/codec_test.cc
   server/decode_slots_test.cc server/server_flags_test.cc server/batch_runner_test.cc
+  server/memory_model_test.cc
   server/serving_parts_test.cc server/metrics_endpoint_test.cc)
 target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core ctrlfuse_civetweb_fix GTest::gtest
   GTest::gtest_main)
