@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ (clang, coverage + ASan + UBSan) in
-# build-fuzz/ and runs each from its seed corpus (fuzz/corpus/<target>) for
+# build-fuzz/, runs the torch-free unit tests of the same code under the
+# same sanitizers, then runs each fuzzer from its seed corpus (fuzz/corpus/<target>) for
 # SECONDS (default 60). Fails on a crash, a sanitizer report, a leak, an
 # input that takes over 10 s, or one that needs more than 2 GiB; the input
 # that did it is left in build-fuzz/artifacts/ (rerun: build-fuzz/<target>
@@ -20,7 +21,7 @@ if [[ ! -f "$FUZZ_DIR/build.ninja" ]]; then
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
     -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" >/dev/null
 fi
-ninja -C "$FUZZ_DIR" $(printf '%s_fuzzer ' "${TARGETS[@]}")
+ninja -C "$FUZZ_DIR" $(printf '%s_fuzzer ' "${TARGETS[@]}") sanitized_unit_tests
 mkdir -p "$FUZZ_DIR/artifacts"
 # Leaks are findings; LibTorch's and OpenCV's one-time allocations at exit
 # are not ours (suppressed by library, not by our code).
@@ -29,6 +30,14 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export LSAN_OPTIONS="suppressions=$FUZZ_DIR/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0
+# The same instrumented parsers' unit tests first (codecs, decode slots,
+# batcher, memory model): any ASan/UBSan report fails them.
+if "$FUZZ_DIR/sanitized_unit_tests" >"$FUZZ_DIR/unit_tests.log" 2>&1; then
+  echo "ok   sanitized unit tests: $(grep -Eo '[0-9]+ tests from [0-9]+ test suites ran' "$FUZZ_DIR/unit_tests.log")"
+else
+  echo "FAIL sanitized unit tests (log: $FUZZ_DIR/unit_tests.log):"; grep -E "ERROR|FAILED|runtime error" "$FUZZ_DIR/unit_tests.log" | head -8
+  status=1
+fi
 for t in "${TARGETS[@]}"; do
   mkdir -p "$FUZZ_DIR/corpus/$t"
   echo "fuzz: $t for ${SECONDS_EACH} s"
