@@ -106,6 +106,8 @@ def classify(err):
     if err is None:
         return "ok"
     code, details = err.code(), err.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE and "failed to connect" in details:
+        return "UNAVAILABLE: no server listening (sent after it exited)"
     server_said = any(s in details for s in ("queue full", "draining", "warming up", "deadline", "too many"))
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
                 grpc.StatusCode.DEADLINE_EXCEEDED) and server_said:
@@ -113,8 +115,9 @@ def classify(err):
     return f"reset: {code.name}: {details[:60]}"
 
 
-def offered_load(stub, requests, rate, duration, stop_at=None):
-    """Open-loop calls at `rate`/s for `duration` s; returns outcome counts."""
+def offered_load(stub, requests, rate, duration, stop_at=None, server=None):
+    """Open-loop calls at `rate`/s for `duration` s (or until `server` has
+    exited); returns outcome counts and the number sent."""
     counts, lock, threads = {}, threading.Lock(), []
     t0 = time.monotonic()
 
@@ -128,7 +131,7 @@ def offered_load(stub, requests, rate, duration, stop_at=None):
             counts[k] = counts.get(k, 0) + 1
 
     i = 0
-    while time.monotonic() - t0 < duration:
+    while time.monotonic() - t0 < duration and (server is None or server.proc.poll() is None):
         target = t0 + i / rate
         now = time.monotonic()
         if target > now:
@@ -172,7 +175,7 @@ def overload(args, drain=False):
         stop_at = (args.duration / 2, threading.Event())
         threading.Thread(target=lambda: (stop_at[1].wait(), server.proc.send_signal(signal.SIGTERM)),
                          daemon=True).start()
-    counts, sent = offered_load(stub, reqs, 4 * cap, args.duration, stop_at)
+    counts, sent = offered_load(stub, reqs, 4 * cap, args.duration, stop_at, server)
     sampler.stop.set()
     code = server.stop()
     rss = [r for _, r in sampler.samples]

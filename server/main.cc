@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
   Log(absl::StrCat("ready: SERVING (warm-up ", absl::FormatDuration(absl::Now() - warm_start), ")"));
   // What the admission models learnt (server/cost_model.h, memory_model.h).
   const server::BucketKey mpx{1000, 1000};
-  Log(absl::StrCat("admission: ~", absl::SixDigits((*server)->pipeline().costs().EstimateSeconds(mpx)),
-                   " s and ~", absl::SixDigits((*server)->pipeline().memory().EstimateBytes(mpx) / (1 << 20)),
+  Log(absl::StrCat("admission: ~", absl::SixDigits((*server)->pipeline().costs().EstimateSeconds(mpx)), " s and ~",
+                   absl::SixDigits((*server)->pipeline().memory().EstimateBytes(mpx) / (1 << 20)),
                    " MiB (CPU only; 0 = not measured) per megapixel image"));
 
   const int sig = server::StopSignals::WaitForFirst();

@@ -236,7 +236,8 @@ class TorchFusionEngine : public FusionEngine {
       return ToBytes(any.to(torch::kCPU).to(torch::kFloat32));
     } catch (const c10::OutOfMemoryError& e) {
       // The server splits the batch and retries on RESOURCE_EXHAUSTED.
-      return absl::ResourceExhaustedError(absl::StrCat("segmentation: out of device memory: ", e.what_without_backtrace()));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("segmentation: out of device memory: ", e.what_without_backtrace()));
     } catch (const std::bad_alloc&) {
       return absl::ResourceExhaustedError("segmentation: out of host memory");
     } catch (const std::exception& e) {
