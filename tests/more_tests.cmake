@@ -12,7 +12,7 @@ target_link_libraries(server_unit_tests PRIVATE ctrlfuse_server_core ctrlfuse_ci
 target_compile_definitions(server_unit_tests PRIVATE CTRLFUSE_FAKE_NVML="$<TARGET_FILE:fake_nvml>"
   CTRLFUSE_TEST_VERSION="${PROJECT_VERSION}")
 add_dependencies(server_unit_tests fake_nvml)
-gtest_discover_tests(server_unit_tests PROPERTIES LABELS server)
+gtest_discover_tests(server_unit_tests PROPERTIES LABELS server DISCOVERY_TIMEOUT 60)
 
 add_executable(server_tests server/server_test.cc server/listen_auth_test.cc server/drain_limits_test.cc)
 target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_health_proto
@@ -39,12 +39,12 @@ target_include_directories(quality_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(quality_tests PRIVATE CTRLFUSE_EVAL_BINARY="$<TARGET_FILE:ctrlfuse-eval>"
   CTRLFUSE_PYTHON="${CTRLFUSE_PYTHON}")
 add_dependencies(quality_tests ctrlfuse-eval)
-gtest_discover_tests(quality_tests PROPERTIES LABELS quality)
+gtest_discover_tests(quality_tests PROPERTIES LABELS quality DISCOVERY_TIMEOUT 60)
 
 # The client's commands against a real ctrlfuse-server process.
 add_executable(client_unit_tests client/client_parts_test.cc)
 target_link_libraries(client_unit_tests PRIVATE ctrlfuse_client GTest::gtest GTest::gtest_main)
-gtest_discover_tests(client_unit_tests PROPERTIES LABELS client)
+gtest_discover_tests(client_unit_tests PROPERTIES LABELS client DISCOVERY_TIMEOUT 60)
 add_test(NAME client_cli_traps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/client/cli_traps_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(client_cli_traps PROPERTIES LABELS client TIMEOUT 600 ENVIRONMENT CTRLFUSE_PYTHON=${CTRLFUSE_PYTHON})
 if(CTRLFUSE_PYCLIENT_PYTHON)
