@@ -91,6 +91,7 @@ void BatchRunner::Compute(std::vector<Work>& work, SteadyTime start) const {
   DropGivenUp(work, "between encode and decode", start);
   if (work.empty()) return;
   std::vector<api::DecodeRequest> decode;
+  decode.reserve(work.size());
   for (auto& w : work) decode.push_back({w.encoding, w.task->mask, w.task->outputs});
   auto out = engine_->Decode(decode);
   if (!out.ok()) {
