@@ -33,7 +33,7 @@ if ! ninja -C "$ASAN_DIR" >"$ASAN_DIR/last-build.log" 2>&1; then
   exit 1
 fi
 printf '%s\n' 'leak:libtorch_cpu.so' 'leak:libc10.so' 'leak:libgrpc' 'leak:libgpr' 'leak:libprotobuf' \
-  'leak:libopencv' 'leak:libcivetweb' 'leak:libprometheus' 'leak:libpython' >"$ASAN_DIR/lsan.supp"
+  'leak:libopencv' 'leak:libcares' 'leak:libcivetweb' 'leak:libprometheus' 'leak:libpython' >"$ASAN_DIR/lsan.supp"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_odr_violation=0"
 export LSAN_OPTIONS="suppressions=$ASAN_DIR/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
