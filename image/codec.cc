@@ -11,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "image/jpeg_decoder.h"
-#include "image/tiff_header.h"
 
 namespace ctrlfuse::image {
 namespace {
@@ -88,7 +87,7 @@ absl::StatusOr<HeaderInfo> ReadHeader(absl::string_view b, absl::string_view fie
     case Format::kTiff: {
       auto t = ReadTiffLayout(b, field);
       if (!t.ok()) return t.status();
-      return HeaderInfo{Format::kTiff, t->width, t->height};
+      return HeaderInfo{Format::kTiff, t->width, t->height, *t};
     }
     case Format::kBmp: {
       if (b.size() < 26) return Bad(field, "truncated BMP header");
@@ -118,11 +117,9 @@ absl::StatusOr<cv::Mat> Decode(absl::string_view b, absl::string_view field, uin
       return Bad(field, "truncated JPEG (no end-of-image marker)");
     return DecodeJpegStrict(b, field, max_pixels);  // OpenCV's reader ignores corrupt scans
   }
-  if (header->format == Format::kTiff) {
+  if (const auto& t = header->tiff) {
     // OpenCV sizes its buffer by the tile or strip, which the header may
     // make far larger than the image.
-    auto t = ReadTiffLayout(b, field);
-    if (!t.ok()) return t.status();
     if (t->buffer_pixels() > max_pixels)
       return Bad(field, absl::StrCat("TIFF ", t->tiled ? "tile " : "strip ", t->tile_width, "x", t->tile_height,
                                      " exceeds the limit of ", max_pixels, " pixels"));

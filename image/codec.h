@@ -7,10 +7,12 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "image/tiff_header.h"
 
 namespace ctrlfuse::image {
 
@@ -22,6 +24,7 @@ const char* FormatName(Format f);
 struct HeaderInfo {
   Format format = Format::kUnknown;
   int width = 0, height = 0;
+  std::optional<TiffLayout> tiff;  // TIFF only: what its decoder will allocate
 };
 
 // Reads format and size from the header. `field` prefixes messages.

@@ -17,11 +17,7 @@ absl::StatusOr<DecodeSlots::Slot> DecodeSlots::Acquire(SteadyTime deadline, cons
   ++waiting_;
   while (!free()) {
     const SteadyTime now = clock_->Now();
-    absl::Status give_up;
-    if (now >= deadline) give_up = absl::DeadlineExceededError("deadline passed while waiting to decode");
-    if (give_up.ok() && cancelled && cancelled())
-      give_up = absl::CancelledError("client cancelled while waiting to decode");
-    if (!give_up.ok()) {
+    if (absl::Status give_up = GiveUpReason(deadline, cancelled, now, "while waiting to decode"); !give_up.ok()) {
       --waiting_;
       return give_up;
     }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/batching/clock.h"
+#include "server/batching/task.h"
 
 namespace ctrlfuse::server {
 

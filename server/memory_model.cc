@@ -1,34 +1,14 @@
 #include "server/memory_model.h"
 
-#include <fstream>
-#include <string>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace ctrlfuse::server {
 namespace {
 
-double StatusField(const char* name) {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == name) {
-      double kib = 0;
-      in >> kib;
-      return kib * 1024;
-    }
-    in.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-
 double GiB(double bytes) { return bytes / double(1ull << 30); }
 
 }  // namespace
-
-double ResidentBytes() { return StatusField("VmRSS:"); }
-double PeakResidentBytes() { return StatusField("VmHWM:"); }
 
 void MemoryModel::StartWarmup(double baseline_rss_bytes, double limit_bytes) {
   absl::MutexLock lock(&mu_);

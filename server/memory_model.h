@@ -41,9 +41,4 @@ class MemoryModel {
   double bytes_per_pixel_ ABSL_GUARDED_BY(mu_) = 0;  // 0: nothing learnt
 };
 
-// This process's resident and peak resident memory (VmRSS, VmHWM of
-// /proc/self/status) in bytes; 0 when unreadable.
-double ResidentBytes();
-double PeakResidentBytes();
-
 }  // namespace ctrlfuse::server

@@ -15,17 +15,22 @@ std::string ReadAll(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Boot time (seconds since the epoch), the `btime` line of /proc/stat.
-double BootTime() {
-  std::istringstream in(ReadAll("/proc/stat"));
-  std::string key;
+// The number after `key` at the start of a line of the file at `path`
+// ("btime 1700000000" in /proc/stat, "VmRSS:  1234 kB" in
+// /proc/self/status); 0 when absent.
+double KeyedValue(const std::string& path, const std::string& key) {
+  std::istringstream in(ReadAll(path));
+  std::string word;
   double value = 0;
-  while (in >> key) {
-    if (key == "btime" && in >> value) return value;
+  while (in >> word) {
+    if (word == key && in >> value) return value;
     in.ignore(1 << 20, '\n');
   }
   return 0;
 }
+
+// Boot time (seconds since the epoch), the `btime` line of /proc/stat.
+double BootTime() { return KeyedValue("/proc/stat", "btime"); }
 
 // A limit file's value in bytes; 0 when absent or unlimited ("max", or v1's
 // huge sentinel near 2^63).
@@ -41,6 +46,9 @@ double LimitFile(const std::string& path) {
 }
 
 }  // namespace
+
+double ResidentBytes() { return KeyedValue("/proc/self/status", "VmRSS:") * 1024; }
+double PeakResidentBytes() { return KeyedValue("/proc/self/status", "VmHWM:") * 1024; }
 
 prometheus::MetricFamily ScalarFamily(const std::string& name, const std::string& help, prometheus::MetricType type,
                                       double value) {

@@ -28,6 +28,11 @@ class ProcessCollector : public prometheus::Collectable {
 // /proc/meminfo. Exposed for tests, which give their own cgroup files.
 double MemoryLimitBytes(const std::string& cgroup_root = "/sys/fs/cgroup");
 
+// This process's resident and peak resident memory (VmRSS, VmHWM of
+// /proc/self/status) in bytes; 0 when unreadable.
+double ResidentBytes();
+double PeakResidentBytes();
+
 // A family with one unlabelled sample.
 prometheus::MetricFamily ScalarFamily(const std::string& name, const std::string& help, prometheus::MetricType type,
                                       double value);

@@ -35,14 +35,20 @@ class BatchTask {
 
 using TaskPtr = std::shared_ptr<BatchTask>;
 
-// Why `task` must not run at `now`: DEADLINE_EXCEEDED once its deadline
-// passed, CANCELLED once its client went away, else OK. The one rule for
-// the scheduler (when it forms a batch) and the handlers (before queueing,
-// and while waiting); `when` ends the message ("while queued").
-inline absl::Status GiveUpReason(const BatchTask& task, SteadyTime now, absl::string_view when) {
-  if (now >= task.deadline) return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
-  if (task.cancelled()) return absl::CancelledError(absl::StrCat("client cancelled ", when));
+// Why work with `deadline` and `cancelled` must not go on at `now`:
+// DEADLINE_EXCEEDED once the deadline passed, CANCELLED once its client went
+// away (a null `cancelled`: never), else OK. The one rule for the scheduler
+// (when it forms a batch), the batch runner (between stages), the handlers
+// (before queueing, and while waiting) and the decode slots; `when` ends the
+// message ("while queued").
+inline absl::Status GiveUpReason(SteadyTime deadline, const std::function<bool()>& cancelled, SteadyTime now,
+                                 absl::string_view when) {
+  if (now >= deadline) return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
+  if (cancelled && cancelled()) return absl::CancelledError(absl::StrCat("client cancelled ", when));
   return absl::OkStatus();
+}
+inline absl::Status GiveUpReason(const BatchTask& task, SteadyTime now, absl::string_view when) {
+  return GiveUpReason(task.deadline, task.cancelled, now, when);
 }
 
 }  // namespace ctrlfuse::server

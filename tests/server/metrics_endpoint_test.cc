@@ -138,6 +138,13 @@ TEST(MemoryLimitTest, ReadsTheCgroupLimitElseTheMachinesMemory) {
   std::filesystem::remove_all(root);
 }
 
+// What the memory model reads at warm-up (server/memory_model.h).
+TEST(ProcessMemoryTest, ThisProcessHasAResidentAndAPeakSize) {
+  const double resident = ResidentBytes();  // read first: the peak read later covers it
+  EXPECT_GT(resident, 1e6);
+  EXPECT_GE(PeakResidentBytes(), resident);
+}
+
 TEST(GpuMetricsTest, ExportsEachGpuThatNvmlReports) {
   setenv("CTRLFUSE_NVML_LIBRARY", CTRLFUSE_FAKE_NVML, 1);  // test double, see tests/support/fake_nvml.c
   Metrics m;
