@@ -61,6 +61,8 @@ torch::Tensor CtrlFuseNetImpl::SamEmbedding(const torch::Tensor& i_ref) {
   return sam_model->image_encoder(x);
 }
 
+torch::Tensor ReleaseMaskThreshold(const torch::Tensor& logits) { return torch::sigmoid(logits) > 0.5; }
+
 Encoding CtrlFuseNetImpl::Encode(const torch::Tensor& vis, const torch::Tensor& ir) {
   if (vis.dim() != 4 || vis.sizes() != ir.sizes() || vis.size(1) != 3)
     throw std::invalid_argument("Encode: vis and ir must both be [B,3,H,W]");
@@ -106,9 +108,9 @@ FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mas
   out.i_ref = e.i_ref;
   out.logit_mask_vis = BranchLogits(e, tokens_v);
   out.logit_mask_ir = BranchLogits(e, tokens_i);
-  out.pred_mask_vis = out.logit_mask_vis > 0;  // sigmoid(x) > 0.5
-  out.pred_mask_ir = out.logit_mask_ir > 0;
-  out.pred_mask = torch::max(out.logit_mask_vis, out.logit_mask_ir) > 0;
+  out.pred_mask_vis = ReleaseMaskThreshold(out.logit_mask_vis);
+  out.pred_mask_ir = ReleaseMaskThreshold(out.logit_mask_ir);
+  out.pred_mask = ReleaseMaskThreshold(torch::max(out.logit_mask_vis, out.logit_mask_ir));
 
   auto fp_vis = psfm_vis_(tokens_v, e.f_vis);
   auto fp_ir = psfm_ir_(tokens_i, e.f_ir);

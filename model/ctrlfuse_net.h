@@ -34,6 +34,11 @@ struct FusionOutput {
   torch::Tensor fused;                                   // [B,1,H,W] in (0,1)
 };
 
+// The release's mask: sigmoid(logit) > 0.5, not logit > 0. In fp32 they
+// differ for tiny positive logits (below ~1e-7 the sigmoid rounds to exactly
+// 0.5), and the released checkpoints were trained and evaluated with this.
+torch::Tensor ReleaseMaskThreshold(const torch::Tensor& logits);
+
 class CtrlFuseNetImpl : public torch::nn::Module {
  public:
   explicit CtrlFuseNetImpl(const ModelConfig& config);

@@ -44,6 +44,13 @@ torch::Tensor Luma(const torch::Tensor& bgr) {
   return (0.114 * c[0] + 0.587 * c[1] + 0.299 * c[2]).unsqueeze(1);
 }
 
+torch::Tensor RoundedGreyCounts(const torch::Tensor& bgr_counts) {
+  // In float64 every intermediate (at most 65535 * 32768 + 16384) is exact.
+  auto c = bgr_counts.to(torch::kFloat64).unbind(1);
+  auto fixed = 3735.0 * c[0] + 19235.0 * c[1] + 9798.0 * c[2] + 16384.0;
+  return torch::floor(fixed / 32768.0).to(bgr_counts.scalar_type()).unsqueeze(1);
+}
+
 torch::Tensor ColorizeWithVisible(const torch::Tensor& fused_y, const torch::Tensor& vis_bgr) {
   auto c = vis_bgr.unbind(1);
   auto y = Luma(vis_bgr).squeeze(1);

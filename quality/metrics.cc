@@ -48,13 +48,26 @@ double EntropyOf(const std::vector<double>& counts, double n) {
   return e;
 }
 
-// Sobel responses (correlation with the unnormalised kernels) with the
+// How a reference applies its Sobel kernels. The sign of gx or gy is all
+// that differs, and only the orientation alpha = atan(gy/gx) sees it:
+// kCorrelate: gx = right - left, gy = bottom - top (OpenCV; Kumar's N^AB/F
+//   code, which filters with both standard kernels: flipping both, as the
+//   Python ports' convolve2d does, leaves gy/gx unchanged);
+// kConv2: Xydeas & Petrovic's Q^AB/F code, conv2(img, h3) and conv2(img, h1)
+//   with h3 = [-1 0 1; -2 0 2; -1 0 1], h1 = [1 2 1; 0 0 0; -1 -2 -1]: the
+//   convolution flips h3, so gx = left - right while gy = bottom - top, and
+//   alpha changes sign wherever gx != 0 (pi/2 stays pi/2 where gx = 0).
+enum class SobelConvention { kCorrelate, kConv2 };
+
+// Sobel responses of the unnormalised kernels (times `scale`) with the
 // given border; orientation alpha = atan(gy/gx), pi/2 where gx = 0.
-void SobelStrengthOrientation(const cv::Mat& x, int border, double scale, cv::Mat* g, cv::Mat* alpha) {
+void SobelStrengthOrientation(const cv::Mat& x, int border, double scale, SobelConvention convention, cv::Mat* g,
+                              cv::Mat* alpha) {
   // [-1 0 1; -2 0 2; -1 0 1] = [1 2 1]' * [-1 0 1] (correlation).
   const cv::Mat d = (cv::Mat_<double>(3, 1) << -1, 0, 1), s = (cv::Mat_<double>(3, 1) << 1, 2, 1);
+  const double x_sign = convention == SobelConvention::kConv2 ? -1 : 1;
   cv::Mat gx, gy;
-  cv::sepFilter2D(x, gx, CV_64F, d * scale, s, cv::Point(-1, -1), 0, border);
+  cv::sepFilter2D(x, gx, CV_64F, d * (scale * x_sign), s, cv::Point(-1, -1), 0, border);
   cv::sepFilter2D(x, gy, CV_64F, s * scale, d, cv::Point(-1, -1), 0, border);
   *g = cv::Mat(x.size(), CV_64F);
   *alpha = cv::Mat(x.size(), CV_64F);
@@ -226,7 +239,8 @@ double Vif(const cv::Mat& ref_in, const cv::Mat& dist_in) {
   return den == 0 ? 0 : num / den;
 }
 
-// Q^AB/F (Xydeas & Petrovic): unnormalised Sobel with zero padding; edge
+// Q^AB/F (Xydeas & Petrovic): unnormalised Sobel with zero padding, applied
+// as the reference code applies it (conv2, SobelConvention::kConv2); edge
 // strength g and orientation alpha; G^XF = min/max ratio of gX, gF (gF
 // itself when they are equal, as the original code does); A^XF = 1 -
 // |aX - aF|/(pi/2); Q^XF = Tg/(1+e^{kg(G-Dg)}) * Ta/(1+e^{ka(A-Da)});
@@ -234,9 +248,10 @@ double Vif(const cv::Mat& ref_in, const cv::Mat& dist_in) {
 double Qabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f) {
   const double tg = 0.9994, kg = -15, dg = 0.5, ta = 0.9879, ka = -22, da = 0.8;
   cv::Mat ga, aa, gb, ab, gf, af;
-  SobelStrengthOrientation(a, cv::BORDER_CONSTANT, 1, &ga, &aa);
-  SobelStrengthOrientation(b, cv::BORDER_CONSTANT, 1, &gb, &ab);
-  SobelStrengthOrientation(f, cv::BORDER_CONSTANT, 1, &gf, &af);
+  const auto conv2 = SobelConvention::kConv2;
+  SobelStrengthOrientation(a, cv::BORDER_CONSTANT, 1, conv2, &ga, &aa);
+  SobelStrengthOrientation(b, cv::BORDER_CONSTANT, 1, conv2, &gb, &ab);
+  SobelStrengthOrientation(f, cv::BORDER_CONSTANT, 1, conv2, &gf, &af);
   auto q = [&](double gx, double ax, double gfv, double afv) {
     const double G = gx > gfv ? gfv / gx : gx == gfv ? gfv : gx / gfv;
     const double A = 1 - std::abs(ax - afv) / (M_PI / 2);
@@ -263,9 +278,10 @@ double Qabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f) {
 double Nabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f) {
   const double td = 2, wt_min = 0.001, nrg = 0.9999, kg = 19, sg = 0.5, nra = 0.9995, ka = 22, sa = 0.5;
   cv::Mat ga, aa, gb, ab, gf, af;
-  SobelStrengthOrientation(a, cv::BORDER_REFLECT_101, 1.0 / 8, &ga, &aa);
-  SobelStrengthOrientation(b, cv::BORDER_REFLECT_101, 1.0 / 8, &gb, &ab);
-  SobelStrengthOrientation(f, cv::BORDER_REFLECT_101, 1.0 / 8, &gf, &af);
+  const auto corr = SobelConvention::kCorrelate;
+  SobelStrengthOrientation(a, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &ga, &aa);
+  SobelStrengthOrientation(b, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &gb, &ab);
+  SobelStrengthOrientation(f, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &gf, &af);
   auto q = [&](double gx, double ax, double gfv, double afv) {
     const double G = gx == gfv ? 1.0 : gx > gfv ? gfv / gx : gx / gfv;
     const double A = 1 - std::abs(ax - afv) / (M_PI / 2);

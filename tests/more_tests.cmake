@@ -72,12 +72,15 @@ endif()
 gtest_discover_tests(train_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
 
 # The shipped demo model, through the engine: the prompt steers it.
-add_executable(bundled_model_tests train/bundled_model_test.cc)
-target_link_libraries(bundled_model_tests PRIVATE ctrlfuse_engine ctrlfuse_image ctrlfuse_quality GTest::gtest
+add_executable(bundled_model_tests train/bundled_model_test.cc model/grey_opencv_test.cc)
+target_link_libraries(bundled_model_tests PRIVATE ctrlfuse_engine ctrlfuse_model ctrlfuse_image ctrlfuse_quality opencv_imgproc GTest::gtest
                                                   GTest::gtest_main)
 target_include_directories(bundled_model_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(bundled_model_tests PRIVATE
   CTRLFUSE_BUNDLED_MODEL="${PROJECT_SOURCE_DIR}/models/tiny-demo.pth")
+if(CTRLFUSE_USE_PCH)
+  target_precompile_headers(bundled_model_tests REUSE_FROM ctrlfuse_model)
+endif()
 gtest_discover_tests(bundled_model_tests PROPERTIES LABELS train DISCOVERY_TIMEOUT 60)
 
 # The real Prometheus server scraping a real ctrlfuse-server.

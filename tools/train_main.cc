@@ -71,11 +71,12 @@ torch::Tensor ToTensor(const cv::Mat& m) {  // HWC 8/16-bit -> [1,C,H,W] float (
 model::TrainBatch ToBatch(const std::vector<train::Sample>& samples) {
   std::vector<torch::Tensor> vis, ir, mask;
   for (const auto& s : samples) {
-    auto v = ToTensor(s.visible) / (s.visible.depth() == CV_16U ? 65535.0 : 255.0);
-    if (v.size(1) == 3) v = model::Luma(v);
-    vis.push_back(v.expand({1, 3, -1, -1}));
+    // Grey as the release (and the engine) makes it: rounded levels, then scaled.
+    auto v = ToTensor(s.visible);
+    if (v.size(1) == 3) v = model::RoundedGreyCounts(v);
+    vis.push_back((v / (s.visible.depth() == CV_16U ? 65535.0 : 255.0)).expand({1, 3, -1, -1}));
     auto i = ToTensor(s.infrared);
-    if (i.size(1) == 3) i = model::Luma(i);
+    if (i.size(1) == 3) i = model::RoundedGreyCounts(i);
     auto plane = model::NormalizeInfrared(i[0][0], s.infrared.depth() == CV_16U ? 16 : 8, {});
     ir.push_back(plane.unsqueeze(0).unsqueeze(0).expand({1, 3, -1, -1}));
     mask.push_back(ToTensor(s.mask) / 255.0);

@@ -93,13 +93,16 @@ class TorchFusionEngine : public FusionEngine {
       model::AutocastGuard amp(placement_);
       std::vector<torch::Tensor> irs, viss, colours;
       for (size_t i = 0; i < ir.size(); ++i) {
+        // Colour frames become grey as the release loads them: rounded
+        // integer levels (model::RoundedGreyCounts), then scaled.
         auto ir_t = ToTensor(*ir[i], /*counts=*/true);
-        if (ir_t.size(1) == 3) ir_t = model::Luma(ir_t);  // a grey frame stored as BGR
+        if (ir_t.size(1) == 3) ir_t = model::RoundedGreyCounts(ir_t);  // a grey frame stored as BGR
         auto plane = model::NormalizeInfrared(ir_t[0][0], ir[i]->bit_depth, batch[i].options.ir_normalization);
         irs.push_back(plane.view({1, 1, h, w}).expand({1, 3, h, w}));
-        auto vis_t = ToTensor(*vis[i], /*counts=*/false);
-        colours.push_back(vis_t.size(1) == 3 ? vis_t : torch::Tensor());
-        auto grey = vis_t.size(1) == 3 ? model::Luma(vis_t) : vis_t;
+        const double vis_max = vis[i]->bit_depth == 8 ? 255.0 : 65535.0;
+        auto vis_t = ToTensor(*vis[i], /*counts=*/true);
+        colours.push_back(vis_t.size(1) == 3 ? vis_t / vis_max : torch::Tensor());
+        auto grey = (vis_t.size(1) == 3 ? model::RoundedGreyCounts(vis_t) : vis_t) / vis_max;
         viss.push_back(grey.expand({1, 3, h, w}));
       }
       auto prep = [&](std::vector<torch::Tensor>& xs) {

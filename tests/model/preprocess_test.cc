@@ -1,6 +1,9 @@
 // Input normalisation, padding and colour restoration.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <vector>
+
 #include "model/preprocess.h"
 #include "tests/model/test_util.h"
 
@@ -57,6 +60,24 @@ TEST(PreprocessTest, ColourOutputKeepsVisibleChroma) {
   // And the output's luma is the fused image (inside the clamp-free range).
   auto mid = torch::full({1, 1, 8, 8}, 0.5);
   EXPECT_TRUE(torch::allclose(Luma(ColorizeWithVisible(mid, vis)), mid, 1e-3, 2e-3));
+}
+
+// The release's grey levels: OpenCV's COLOR_BGR2GRAY fixed point, rounded
+// (tests/model/grey_opencv_test.cc compares with OpenCV itself).
+TEST(PreprocessTest, RoundedGreyIsTheReleasesEightBitGrey) {
+  // BGR triples and the grey OpenCV gives them.
+  const std::vector<std::array<float, 4>> cases = {
+      {0, 0, 255, 76},     {0, 255, 0, 150}, {255, 0, 0, 29}, {255, 255, 255, 255},
+      {1, 1, 1, 1},        {0, 0, 5, 1},     {0, 0, 0, 0},    {65535, 65535, 65535, 65535},
+      {0, 0, 65535, 19596}};
+  auto bgr = torch::empty({1, 3, 1, int64_t(cases.size())});
+  for (size_t i = 0; i < cases.size(); ++i)
+    for (int c = 0; c < 3; ++c) bgr[0][c][0][int64_t(i)] = cases[i][size_t(c)];
+  auto grey = RoundedGreyCounts(bgr);
+  ASSERT_EQ(grey.sizes(), (std::vector<int64_t>{1, 1, 1, int64_t(cases.size())}));
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(grey[0][0][0][int64_t(i)].item<float>(), cases[i][3]) << i;
+  // Red 5 is 1.495 as an unrounded luma: the release sees level 1, not 1.495.
+  EXPECT_NEAR(Luma(bgr)[0][0][0][5].item<float>(), 1.495f, 1e-4);
 }
 
 TEST(PreprocessTest, SixteenBitFrameRunsThroughTheNetwork) {

@@ -21,6 +21,20 @@ void ExpectShapes(const FusionOutput& o, int64_t b, int64_t h, int64_t w) {
   EXPECT_LT(o.fused.max().item<float>(), 1.f);
 }
 
+// The release thresholds sigmoid(logit) > 0.5; logit > 0 differs for tiny
+// positive logits, whose fp32 sigmoid is exactly 0.5.
+TEST(ShapesTest, MasksAreSigmoidAboveOneHalfAsReleased) {
+  auto logits = torch::tensor({-1.0f, 0.0f, 1e-9f, 1e-8f, 5e-8f, 1e-6f, 3.0f});
+  auto got = ReleaseMaskThreshold(logits);
+  EXPECT_TRUE(torch::equal(got, torch::sigmoid(logits) > 0.5));
+  EXPECT_FALSE(got[2].item<bool>());  // 1e-9: sigmoid is 0.5 exactly
+  EXPECT_FALSE(got[3].item<bool>());
+  EXPECT_TRUE((logits > 0)[3].item<bool>());  // where logit > 0 would say yes
+  EXPECT_TRUE(got[5].item<bool>());
+  EXPECT_TRUE(got[6].item<bool>());
+  EXPECT_FALSE(got[1].item<bool>());
+}
+
 TEST(ShapesTest, SquareAndNonSquare) {
   auto net = MakeTiny();
   torch::InferenceMode guard;

@@ -16,56 +16,17 @@
 #include "model/device.h"
 #include "model/sam/pil_resize.h"
 #include "model/sam/sam.h"
+#include "tests/parity/reference_runner.h"
 
 namespace ctrlfuse::model::sam {
 namespace {
 
-namespace fs = std::filesystem;
+using parity::MaxAbsDiff;
+using parity::Reference;
+using parity::SamConfigArgs;
 
-struct Reference {
-  std::map<std::string, torch::Tensor> in, out;
-  NamedTensors state;
-  std::string log;
-};
-
-std::string ConfigArgs(const SamConfig& c) {
-  std::string global;
-  for (int g : c.global_attn_indexes) global += (global.empty() ? "" : ",") + std::to_string(g);
-  auto kv = [](const char* k, int v) { return std::string(" ") + k + "=" + std::to_string(v); };
-  return kv("img_size", c.img_size) + kv("patch", c.patch) + kv("embed_dim", c.embed_dim) + kv("depth", c.depth) +
-         kv("heads", c.heads) + kv("window", c.window) + " global=" + global + kv("out_chans", c.out_chans) +
-         kv("mask_in_chans", c.mask_in_chans) + kv("decoder_depth", c.decoder_depth) +
-         kv("decoder_heads", c.decoder_heads) + kv("decoder_mlp_dim", c.decoder_mlp_dim) +
-         kv("iou_head_depth", c.iou_head_depth) + kv("iou_head_hidden", c.iou_head_hidden);
-}
-
-// Runs the official package for `kase` and reads back what it wrote.
 Reference RunReference(const std::string& kase, const SamConfig& config) {
-  const fs::path file = fs::temp_directory_path() / ("ctrlfuse_sam_" + kase + "_" + std::to_string(getpid()) + ".pth");
-  const std::string cmd = std::string(CTRLFUSE_PYTHON) + " " + CTRLFUSE_SOURCE_DIR + "/tests/parity/sam_reference.py " +
-                          file.string() + " " + kase + ConfigArgs(config) + " 2>&1";
-  Reference ref;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) ref.log += buf;
-    pclose(p);
-  }
-  if (!fs::exists(file)) return ref;
-  auto root = ckpt::ReadTorchFile(file.string());
-  fs::remove(file);
-  for (const auto& [k, v] : root->dict) {
-    const std::string& key = k->s;
-    if (key.rfind("state.", 0) == 0) ref.state.emplace_back(key.substr(6), v->tensor);
-    if (key.rfind("in.", 0) == 0) ref.in[key.substr(3)] = v->tensor;
-    if (key.rfind("out.", 0) == 0) ref.out[key.substr(4)] = v->tensor;
-  }
-  return ref;
-}
-
-double MaxAbsDiff(const torch::Tensor& a, const torch::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  if (a.sizes() != b.sizes()) return 1e30;
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+  return parity::RunReference("sam_reference.py", kase + SamConfigArgs(config), "sam_" + kase);
 }
 
 // A small SAM: every part of the real one (windowed and global blocks with

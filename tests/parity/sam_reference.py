@@ -19,12 +19,11 @@ OUT.pth is one torch.save dict: 'state.<name>' the official state_dict (loaded
 by name on the C++ side), 'in.<name>' the inputs, 'out.<name>' the outputs.
 """
 import sys
-from functools import partial
-
 import numpy as np
 import torch
-from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer)
 from segment_anything.predictor import SamPredictor
+
+from official_sam import build_sam
 
 out_path, case = sys.argv[1], sys.argv[2]
 cfg = dict(a.split("=", 1) for a in sys.argv[3:])
@@ -32,31 +31,7 @@ num = lambda k: int(cfg[k])
 torch.manual_seed(20261201)
 
 grid = num("img_size") // num("patch")
-sam = Sam(
-    image_encoder=ImageEncoderViT(
-        depth=num("depth"), embed_dim=num("embed_dim"), img_size=num("img_size"), mlp_ratio=4,
-        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=num("heads"), patch_size=num("patch"),
-        qkv_bias=True, use_rel_pos=True, global_attn_indexes=[int(i) for i in cfg["global"].split(",")],
-        window_size=num("window"), out_chans=num("out_chans")),
-    prompt_encoder=PromptEncoder(
-        embed_dim=num("out_chans"), image_embedding_size=(grid, grid),
-        input_image_size=(num("img_size"), num("img_size")), mask_in_chans=num("mask_in_chans")),
-    mask_decoder=MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=TwoWayTransformer(depth=num("decoder_depth"), embedding_dim=num("out_chans"),
-                                      mlp_dim=num("decoder_mlp_dim"), num_heads=num("decoder_heads")),
-        transformer_dim=num("out_chans"), iou_head_depth=num("iou_head_depth"),
-        iou_head_hidden_dim=num("iou_head_hidden")),
-    pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375]).eval()
-
-# The official init leaves the relative-position tables and pos_embed at zero
-# and every norm at identity: randomise them, so the comparison exercises them.
-with torch.no_grad():
-    for name, p in sam.named_parameters():
-        if "rel_pos" in name or name.endswith("pos_embed"):
-            p.copy_(torch.randn_like(p) * 0.1)
-        elif "norm" in name and p.dim() == 1:
-            p.copy_((1.0 if name.endswith("weight") else 0.0) + torch.randn_like(p) * 0.1)
+sam = build_sam(cfg)
 
 result = {f"state.{k}": v.contiguous() for k, v in sam.state_dict().items()}
 S = num("img_size")

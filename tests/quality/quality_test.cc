@@ -101,6 +101,73 @@ TEST(QualityTest, QabfIsScaleInvariantAndSymmetricInTheSources) {
   EXPECT_NEAR(MutualInformation(a, f), MutualInformation(f, a), 1e-12);
 }
 
+// Q^AB/F written out as the reference code computes it: conv2(img, h3) and
+// conv2(img, h1), 'same' size, zero padding. `conv2` = false applies
+// OpenCV's Sobel kernels by correlation instead (what Qabf did before), to
+// show the test tells the two apart.
+double ReferenceQabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f, bool conv2) {
+  const double h1[3][3] = {{1, 2, 1}, {0, 0, 0}, {-1, -2, -1}}, h3[3][3] = {{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}};
+  auto filter = [&](const cv::Mat& x, const double(&k)[3][3], int i, int j) {
+    double sum = 0;
+    for (int u = -1; u <= 1; ++u)
+      for (int v = -1; v <= 1; ++v) {
+        // conv2: out(i,j) = sum x(i-u, j-v) k(1+u, 1+v); correlation: x(i+u, j+v).
+        const int r = conv2 ? i - u : i + u, c = conv2 ? j - v : j + v;
+        if (r < 0 || c < 0 || r >= x.rows || c >= x.cols) continue;  // zero padding
+        sum += x.at<double>(r, c) * k[1 + u][1 + v];
+      }
+    return sum;
+  };
+  auto edges = [&](const cv::Mat& x, cv::Mat* g, cv::Mat* al) {
+    *g = cv::Mat(x.size(), CV_64F);
+    *al = cv::Mat(x.size(), CV_64F);
+    for (int i = 0; i < x.rows; ++i)
+      for (int j = 0; j < x.cols; ++j) {
+        // Correlating h1 gives top - bottom; the old convention was OpenCV's
+        // bottom - top (gx and gy both as OpenCV's Sobel).
+        const double sx = filter(x, h3, i, j), sy = conv2 ? filter(x, h1, i, j) : -filter(x, h1, i, j);
+        g->at<double>(i, j) = std::sqrt(sx * sx + sy * sy);
+        al->at<double>(i, j) = sx == 0 ? M_PI / 2 : std::atan(sy / sx);
+      }
+  };
+  cv::Mat ga, aa, gb, ab, gf, af;
+  edges(a, &ga, &aa);
+  edges(b, &gb, &ab);
+  edges(f, &gf, &af);
+  auto q = [](double gx, double ax, double gfv, double afv) {
+    const double G = gx > gfv ? gfv / gx : gx == gfv ? gfv : gx / gfv;
+    const double A = 1 - std::abs(ax - afv) / (M_PI / 2);
+    return 0.9994 / (1 + std::exp(-15 * (G - 0.5))) * 0.9879 / (1 + std::exp(-22 * (A - 0.8)));
+  };
+  double num = 0, den = 0;
+  for (int i = 0; i < f.rows; ++i)
+    for (int j = 0; j < f.cols; ++j) {
+      const double wa = ga.at<double>(i, j), wb = gb.at<double>(i, j), wf = gf.at<double>(i, j);
+      num += q(wa, aa.at<double>(i, j), wf, af.at<double>(i, j)) * wa +
+             q(wb, ab.at<double>(i, j), wf, af.at<double>(i, j)) * wb;
+      den += wa + wb;
+    }
+  return num / den;
+}
+
+// Where a source edge is horizontal (gx = 0, alpha = pi/2 in both
+// conventions) and the fused edge is oblique, the conventions disagree.
+TEST(QualityTest, QabfAppliesTheSobelKernelsAsTheReferenceCodeDoes) {
+  cv::Mat a(24, 32, CV_64F), b = Smooth(Random(24, 32, 9)), f(24, 32, CV_64F);
+  for (int i = 0; i < a.rows; ++i)
+    for (int j = 0; j < a.cols; ++j) {
+      a.at<double>(i, j) = i < 12 ? 40 : 200;          // horizontal edge: gx = 0
+      f.at<double>(i, j) = i + j / 2 < 26 ? 50 : 190;  // oblique edge
+    }
+  const double reference = ReferenceQabf(a, b, f, /*conv2=*/true);
+  const double correlated = ReferenceQabf(a, b, f, /*conv2=*/false);
+  EXPECT_NEAR(Qabf(a, b, f), reference, 1e-12);
+  EXPECT_GT(std::abs(reference - correlated), 1e-3) << reference << " vs " << correlated;
+  // On ordinary (random, smoothed) images too.
+  cv::Mat c = Smooth(Random(30, 40, 2)), d = Smooth(Random(30, 40, 3)), e = Smooth((c + d) / 2);
+  EXPECT_NEAR(Qabf(c, d, e), ReferenceQabf(c, d, e, true), 1e-12);
+}
+
 TEST(QualityTest, TargetContrastIsTheTargetMinusItsRingWithoutOtherTargets) {
   // Background 50; target 200; a second target (250) right beside it, so
   // part of the ring would fall on it if it were not left out.
