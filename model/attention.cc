@@ -13,22 +13,31 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(int dim, int heads) : dim_(dim), 
   torch::nn::init::zeros_(out_proj->bias);
 }
 
-torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+std::pair<torch::Tensor, torch::Tensor> MultiheadAttentionImpl::ProjectKeysValues(const torch::Tensor& k,
+                                                                                  const torch::Tensor& v) {
   const auto w = in_proj_weight.chunk(3, 0);
   const auto b = in_proj_bias.chunk(3, 0);
-  const int64_t bsz = q.size(0), lq = q.size(1), lk = k.size(1);
-  const int64_t hd = dim_ / heads_;
-  auto split = [&](const torch::Tensor& x, int64_t len) { return x.view({bsz, len, heads_, hd}).transpose(1, 2); };
-  auto qh = split(torch::nn::functional::linear(q, w[0], b[0]), lq);
-  auto kh = split(torch::nn::functional::linear(k, w[1], b[1]), lk);
-  auto vh = split(torch::nn::functional::linear(v, w[2], b[2]), lk);
+  const int64_t bsz = k.size(0), lk = k.size(1), hd = dim_ / heads_;
+  auto split = [&](const torch::Tensor& x) { return x.view({bsz, lk, heads_, hd}).transpose(1, 2).contiguous(); };
+  return {split(torch::nn::functional::linear(k, w[1], b[1])), split(torch::nn::functional::linear(v, w[2], b[2]))};
+}
+
+torch::Tensor MultiheadAttentionImpl::Attend(const torch::Tensor& q,
+                                             const std::pair<torch::Tensor, torch::Tensor>& kv) {
+  const auto w = in_proj_weight.chunk(3, 0);
+  const auto b = in_proj_bias.chunk(3, 0);
+  const int64_t bsz = q.size(0), lq = q.size(1), hd = dim_ / heads_;
+  auto qh = torch::nn::functional::linear(q, w[0], b[0]).view({bsz, lq, heads_, hd}).transpose(1, 2);
   // softmax(q k^T / sqrt(hd)) v, fused (the scale is SDPA's default).
   // Contiguous inputs: SDPA's CPU kernel chooses its path by their strides,
   // and a cached encoding's slices must decode bit-identically to a forward.
-  auto out = at::scaled_dot_product_attention(qh.contiguous(), kh.contiguous(), vh.contiguous())
-                 .transpose(1, 2)
-                 .reshape({bsz, lq, dim_});
+  auto out =
+      at::scaled_dot_product_attention(qh.contiguous(), kv.first, kv.second).transpose(1, 2).reshape({bsz, lq, dim_});
   return out_proj(out);
+}
+
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  return Attend(q, ProjectKeysValues(k, v));
 }
 
 torch::Tensor SinePositionEncoding(int channels, int h, int w, const torch::TensorOptions& opts) {

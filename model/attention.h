@@ -14,6 +14,13 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   MultiheadAttentionImpl(int dim, int heads);
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
+  // The same in two steps, for keys and values that do not depend on the
+  // query (the PSFM's come from the image pair alone, so an encoding keeps
+  // them projected): ProjectKeysValues(k, v) -> [B,heads,Lk,C/heads] each,
+  // contiguous; Attend(q, projected) == forward(q, k, v).
+  std::pair<torch::Tensor, torch::Tensor> ProjectKeysValues(const torch::Tensor& k, const torch::Tensor& v);
+  torch::Tensor Attend(const torch::Tensor& q, const std::pair<torch::Tensor, torch::Tensor>& kv);
+
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
 

@@ -6,15 +6,21 @@ namespace ctrlfuse::model {
 namespace F = torch::nn::functional;
 
 int64_t Encoding::bytes() const {
-  int64_t n = 0;
-  for (const auto* t : {&f_vis, &f_ir, &f_ref, &i_ref, &image_embedding})
+  int64_t n = psfm_vis.bytes() + psfm_ir.bytes();
+  for (const auto* t : {&f_ref, &i_ref, &image_embedding, &grid_ref, &grid_vis, &grid_ir})
     if (t->defined()) n += t->numel() * t->element_size();
   return n;
 }
 
 Encoding Encoding::Slice(int64_t begin, int64_t end) const {
   auto s = [&](const torch::Tensor& t) { return t.slice(0, begin, end); };
-  return {s(f_vis), s(f_ir), s(f_ref), s(i_ref), s(image_embedding)};
+  return {s(f_ref),    s(i_ref),   s(image_embedding),         s(grid_ref),
+          s(grid_vis), s(grid_ir), psfm_vis.Slice(begin, end), psfm_ir.Slice(begin, end)};
+}
+
+Encoding Encoding::Clone() const {
+  return {f_ref.clone(),    i_ref.clone(),   image_embedding.clone(), grid_ref.clone(),
+          grid_vis.clone(), grid_ir.clone(), psfm_vis.Clone(),        psfm_ir.Clone()};
 }
 
 Encoding Encoding::Concat(const std::vector<Encoding>& parts) {
@@ -25,8 +31,14 @@ Encoding Encoding::Concat(const std::vector<Encoding>& parts) {
     for (const auto& p : parts) ts.push_back(p.*field);
     return torch::cat(ts, 0);
   };
-  return {cat(&Encoding::f_vis), cat(&Encoding::f_ir), cat(&Encoding::f_ref), cat(&Encoding::i_ref),
-          cat(&Encoding::image_embedding)};
+  auto psfm = [&](PsfmFeatures Encoding::*field) {
+    std::vector<PsfmFeatures> ps;
+    ps.reserve(parts.size());
+    for (const auto& p : parts) ps.push_back(p.*field);
+    return PsfmFeatures::Concat(ps);
+  };
+  return {cat(&Encoding::f_ref),    cat(&Encoding::i_ref),   cat(&Encoding::image_embedding), cat(&Encoding::grid_ref),
+          cat(&Encoding::grid_vis), cat(&Encoding::grid_ir), psfm(&Encoding::psfm_vis),       psfm(&Encoding::psfm_ir)};
 }
 
 CtrlFuseNetImpl::CtrlFuseNetImpl(const ModelConfig& config) : config_(config) {
@@ -68,10 +80,16 @@ Encoding CtrlFuseNetImpl::Encode(const torch::Tensor& vis, const torch::Tensor& 
     throw std::invalid_argument("Encode: vis and ir must both be [B,3,H,W]");
   if (vis.size(2) % 2 || vis.size(3) % 2) throw std::invalid_argument("Encode: H and W must be even (pad first)");
   Encoding e;
-  e.f_vis = extractor_vis_(vis);
-  e.f_ir = extractor_ir_(ir);
-  e.f_ref = merge_2c_(torch::cat({e.f_vis, e.f_ir}, 1));
+  auto f_vis = extractor_vis_(vis);
+  auto f_ir = extractor_ir_(ir);
+  e.f_ref = merge_2c_(torch::cat({f_vis, f_ir}, 1));
   e.i_ref = image_decoder_(e.f_ref);
+  const int g = config_.sam.grid();
+  e.grid_ref = ToPromptGrid(e.f_ref, g);
+  e.grid_vis = ToPromptGrid(f_vis, g);
+  e.grid_ir = ToPromptGrid(f_ir, g);
+  e.psfm_vis = psfm_vis_->Prepare(f_vis);
+  e.psfm_ir = psfm_ir_->Prepare(f_ir);
   // SAM is frozen in the release; the embedding never carries gradients
   // into I_ref (the release computes it under no_grad).
   if (sam_trainable_ && is_training()) {
@@ -99,10 +117,9 @@ FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mas
   if (mask.dim() != 4 || mask.size(0) != e.f_ref.size(0) || mask.size(1) != 1 || mask.size(2) != e.f_ref.size(2) ||
       mask.size(3) != e.f_ref.size(3))
     throw std::invalid_argument("Decode: mask must be [B,1,H,W] matching the encoding");
-  const int g = config_.sam.grid();
   auto m = mask.to(e.f_ref.dtype());
-  auto tokens_v = EncodeReferencePrompt(merge_v_, decoder_v_, e.f_ref, e.f_vis, m, g);
-  auto tokens_i = EncodeReferencePrompt(merge_i_, decoder_i_, e.f_ref, e.f_ir, m, g);
+  auto tokens_v = EncodeReferencePrompt(merge_v_, decoder_v_, e.grid_ref, e.grid_vis, m);
+  auto tokens_i = EncodeReferencePrompt(merge_i_, decoder_i_, e.grid_ref, e.grid_ir, m);
 
   FusionOutput out;
   out.i_ref = e.i_ref;
@@ -112,8 +129,8 @@ FusionOutput CtrlFuseNetImpl::Decode(const Encoding& e, const torch::Tensor& mas
   out.pred_mask_ir = ReleaseMaskThreshold(out.logit_mask_ir);
   out.pred_mask = ReleaseMaskThreshold(torch::max(out.logit_mask_vis, out.logit_mask_ir));
 
-  auto fp_vis = psfm_vis_(tokens_v, e.f_vis);
-  auto fp_ir = psfm_ir_(tokens_i, e.f_ir);
+  auto fp_vis = psfm_vis_->Fuse(tokens_v, e.psfm_vis);
+  auto fp_ir = psfm_ir_->Fuse(tokens_i, e.psfm_ir);
   auto dt = e.f_ref.dtype();
   auto q = fp_vis * out.pred_mask_vis.to(dt) + fp_ir * out.pred_mask_ir.to(dt) + e.f_ref;
   out.fused = image_decoder_(q);

@@ -13,14 +13,20 @@
 
 namespace ctrlfuse::model {
 
-// Prompt-independent results for a batch (all [B,...], same H, W).
+// Prompt-independent results for a batch (all [B,...], same H, W): all a
+// Decode needs, so a re-prompt recomputes nothing that depends on the pair
+// alone. The branch features F_vis, F_ir themselves are not kept: the
+// decode reads them only on the prompt grid and through the PSFMs' prepared
+// parts.
 struct Encoding {
-  torch::Tensor f_vis, f_ir;      // [B,C,H,W] branch features
-  torch::Tensor f_ref;            // [B,C,H,W] reference features
-  torch::Tensor i_ref;            // [B,1,H,W] reference image
-  torch::Tensor image_embedding;  // [B,C,g,g] SAM embedding of I_ref
+  torch::Tensor f_ref;                        // [B,C,H,W] reference features
+  torch::Tensor i_ref;                        // [B,1,H,W] reference image
+  torch::Tensor image_embedding;              // [B,C,g,g] SAM embedding of I_ref
+  torch::Tensor grid_ref, grid_vis, grid_ir;  // [B,C,g,g] F_ref, F_vis, F_ir on the prompt grid
+  PsfmFeatures psfm_vis, psfm_ir;             // the PSFMs' prompt-free parts
 
   int64_t bytes() const;
+  Encoding Clone() const;
   // Rows [begin, end) of every tensor (a view), and the batch of several.
   Encoding Slice(int64_t begin, int64_t end) const;
   static Encoding Concat(const std::vector<Encoding>& parts);

@@ -1,5 +1,7 @@
 #include "model/device.h"
 
+#include <dlfcn.h>
+
 #include <ATen/Parallel.h>
 
 #include <thread>
@@ -75,6 +77,8 @@ void ConfigureThreads(int threads) {
 }
 
 int IntraOpThreads() { return at::get_num_threads(); }
+
+bool HostMallocIsTcmalloc() { return dlsym(RTLD_DEFAULT, "tc_malloc") != nullptr; }
 
 torch::Tensor ToPlacement(const torch::Tensor& host, const Placement& p) {
 #ifdef CTRLFUSE_WITH_CUDA

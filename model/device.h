@@ -54,6 +54,14 @@ class AutocastGuard {
 void ConfigureThreads(int threads);
 int IntraOpThreads();
 
+// Whether this process's malloc is tcmalloc (linked into the server, the
+// trainer and the benchmarks; CMake option CTRLFUSE_TCMALLOC). The forward
+// allocates and frees many 10-800 MB tensors: glibc's malloc returns each
+// to the kernel, which faults it in and zeroes it page by page on the next
+// forward (7 M faults for vit_b at 640x480, a third of its time), while
+// tcmalloc keeps freed spans for reuse (docs/performance.md).
+bool HostMallocIsTcmalloc();
+
 // A host tensor moved to `p`'s device and dtype. On CUDA it goes through
 // page-locked (pinned) memory from LibTorch's caching host allocator, so
 // the upload is an asynchronous DMA on the current stream (the allocator

@@ -45,13 +45,14 @@ torch::Tensor QueryDecoderImpl::forward(const torch::Tensor& support, const torc
   return self_(out, out);
 }
 
-torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& f_ref,
-                                    const torch::Tensor& f_branch, const torch::Tensor& mask, int grid) {
-  auto nearest = [grid](const torch::Tensor& x) {
-    return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{grid, grid}).mode(torch::kNearest));
-  };
-  auto ref = nearest(f_ref), feat = nearest(f_branch), m = nearest(mask);
-  const int64_t b = ref.size(0), c = ref.size(1);
+torch::Tensor ToPromptGrid(const torch::Tensor& x, int grid) {
+  return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{grid, grid}).mode(torch::kNearest));
+}
+
+torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& ref,
+                                    const torch::Tensor& feat, const torch::Tensor& mask) {
+  const int64_t b = ref.size(0), c = ref.size(1), grid = ref.size(2);
+  auto m = ToPromptGrid(mask, int(grid));
 
   // Masked average pooling -> prototype, tiled over the grid.
   auto proto = (feat * m).sum({2, 3}, true) / (m.sum({2, 3}, true) + 0.0005);

@@ -39,9 +39,14 @@ class QueryDecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(QueryDecoder);
 
+// The release's nearest-neighbour resize of [B,C,H,W] to SAM's embedding
+// side `grid` (64 in the release), which the RPE works at.
+torch::Tensor ToPromptGrid(const torch::Tensor& x, int grid);
+
 // Masked average pooling, the cosine pseudo-mask and the merge convolution
-// around a QueryDecoder. `grid` is SAM's embedding side (64 in the release).
-torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& f_ref,
-                                    const torch::Tensor& f_branch, const torch::Tensor& mask, int grid);
+// around a QueryDecoder. ref_grid, branch_grid: F_ref and F_b already on the
+// grid (ToPromptGrid: they depend on the image pair alone); mask [B,1,H,W].
+torch::Tensor EncodeReferencePrompt(Conv1x1ReLU& merge, QueryDecoder& decoder, const torch::Tensor& ref_grid,
+                                    const torch::Tensor& branch_grid, const torch::Tensor& mask);
 
 }  // namespace ctrlfuse::model

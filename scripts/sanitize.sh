@@ -19,7 +19,7 @@ torch_cmake="$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 if [[ ! -f "$ASAN_DIR/build.ninja" ]]; then
   mkdir -p "$ASAN_DIR"
-  cmake -S "$ROOT" -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCTRLFUSE_CUDA="${CTRLFUSE_CUDA:-ON}" \
+  cmake -S "$ROOT" -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCTRLFUSE_TCMALLOC=OFF -DCTRLFUSE_CUDA="${CTRLFUSE_CUDA:-ON}" \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_PREFIX_PATH="$torch_cmake" -DTorch_DIR="$torch_cmake/Torch" -DCTRLFUSE_PYTHON="$PY" \

@@ -115,8 +115,7 @@ class TorchFusionEngine : public FusionEngine {
         auto p = std::make_shared<TorchEncodedPair>();
         // Clone: a slice would pin the whole batch's memory in the cache.
         auto slice = enc.Slice(int64_t(i), int64_t(i) + 1);
-        p->encoding = {slice.f_vis.clone(), slice.f_ir.clone(), slice.f_ref.clone(), slice.i_ref.clone(),
-                       slice.image_embedding.clone()};
+        p->encoding = slice.Clone();
         p->vis_bgr = colours[i];
         p->w = w;
         p->h = h;

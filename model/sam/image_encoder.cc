@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace ctrlfuse::model::sam {
 namespace F = torch::nn::functional;
@@ -72,7 +73,7 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   qkv = qkv.reshape({3, b * heads_, h * w, hd});
   auto q = qkv[0], k = qkv[1], v = qkv[2];
   // Decomposed relative positions: a height term and a width term per query,
-  // added to the logits as SDPA's additive mask [B*heads, h*w, h*w]. SDPA
+  // added to the logits as SDPA's additive mask. SDPA
   // then fuses scaling, softmax and the value product (no separate
   // attention-probability tensor), which measured faster than the explicit
   // matmul/softmax/matmul (docs/benchmarks.md).
@@ -82,8 +83,28 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   // inputs' layout: make them contiguous (small) so the sum is and views.
   auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, rh}).contiguous();
   auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, rw}).contiguous();
-  auto bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({b * heads_, h * w, h * w});
-  auto out = at::scaled_dot_product_attention(q, k, v, bias);
+  // Queries in chunks of whole grid rows, kQueriesPerChunk at most: the
+  // bias [B*heads, rows*w, h*w] then exists one chunk at a time (a global
+  // block's whole bias is 805 MB per ViT-B image, 3.2 GB for a batch of 4),
+  // at the same speed (bench/attention_bench.cc). The chunking depends on
+  // the grid only, never on the batch, so a batch computes what its images
+  // alone do.
+  constexpr int64_t kQueriesPerChunk = 512;
+  const int64_t rows = std::max<int64_t>(1, kQueriesPerChunk / w);
+  auto attend = [&](int64_t y0, int64_t y1) {
+    const int64_t n = (y1 - y0) * w;
+    auto bias = (rel_h.slice(1, y0, y1).unsqueeze(-1) + rel_w.slice(1, y0, y1).unsqueeze(-2))
+                    .view({b * heads_, n, h * w});
+    return at::scaled_dot_product_attention(q.slice(1, y0 * w, y1 * w), k, v, bias);
+  };
+  torch::Tensor out;
+  if (rows >= h) {
+    out = attend(0, h);
+  } else {
+    std::vector<torch::Tensor> parts;
+    for (int64_t y0 = 0; y0 < h; y0 += rows) parts.push_back(attend(y0, std::min(h, y0 + rows)));
+    out = torch::cat(parts, 1);
+  }
   out = out.reshape({b, heads_, h, w, hd}).permute({0, 2, 3, 1, 4});
   return proj_(out.reshape({b, h, w, c}));
 }
