@@ -2,7 +2,9 @@
 // relative-position bias, written out (matmul, add, softmax, matmul: the
 // form used before LibTorch 2.x) against scaled_dot_product_attention with
 // the bias as its additive mask (the form model/sam/image_encoder.cc uses),
-// on ViT-B's shapes. Prints the time of each and their max |difference|.
+// on ViT-B's shapes, and both again over query chunks of 1-8 grid rows
+// (the bias made one chunk at a time, as image_encoder.cc does for global
+// blocks). Prints the time of each and their max |difference|.
 // usage: attention_bench [REPEATS]
 #include <ATen/Parallel.h>
 #include <torch/torch.h>

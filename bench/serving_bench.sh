@@ -11,6 +11,9 @@ T="$(mktemp -d)"
 trap '{ [[ -n "${PID:-}" ]] && kill -TERM "$PID"; } 2>/dev/null || true; rm -rf "$T"' EXIT
 "$B/tools/ctrlfuse-scenes" --out "$T/s" --count 16 --width 320 --height 240 >/dev/null
 IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
+# The model-only run sees the same scenes the server gets, as the engine
+# would feed them (not noise).
+"$PY" "$(dirname "$0")/scene_tensors.py" "$T/s" "$T/scenes.pth" >/dev/null
 
 start_server() {  # args: extra flags
   rm -f "$T/out" "$T/log"  # the previous server's "ready" line and port must not be read
@@ -23,10 +26,10 @@ start_server() {  # args: extra flags
 stop_server() { kill -TERM "$PID"; wait "$PID" || true; }
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 
-echo "| max batch | model-only images/s (320x240, same batch) | served images/s (16 clients) | efficiency | p50 ms | p99 ms | mean batch |"
+echo "| max batch | model-only images/s (the same 320x240 scenes, same batch) | served images/s (16 clients) | efficiency | p50 ms | p99 ms | mean batch |"
 echo "|---|---|---|---|---|---|---|"
 for mb in 1 4; do
-  model=$("$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$8); print $8}')
+  model=$(CTRLFUSE_BENCH_INPUTS="$T/scenes.pth" "$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$8); print $8}')
   # Cache off: every request runs the encoder, as distinct pairs would.
   start_server --max_batch_size "$mb" --max_queue_delay_ms 20 --cache_mb 0
   # 16 distinct pairs in turn (identical pairs in a batch would be encoded once).
