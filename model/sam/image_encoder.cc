@@ -93,8 +93,8 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t rows = std::max<int64_t>(1, kQueriesPerChunk / w);
   auto attend = [&](int64_t y0, int64_t y1) {
     const int64_t n = (y1 - y0) * w;
-    auto bias = (rel_h.slice(1, y0, y1).unsqueeze(-1) + rel_w.slice(1, y0, y1).unsqueeze(-2))
-                    .view({b * heads_, n, h * w});
+    auto bias =
+        (rel_h.slice(1, y0, y1).unsqueeze(-1) + rel_w.slice(1, y0, y1).unsqueeze(-2)).view({b * heads_, n, h * w});
     return at::scaled_dot_product_attention(q.slice(1, y0 * w, y1 * w), k, v, bias);
   };
   torch::Tensor out;
