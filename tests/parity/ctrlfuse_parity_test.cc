@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "model/config.h"
 #include "model/ctrlfuse_net.h"
@@ -50,12 +51,10 @@ TEST(CtrlFuseParityTest, WholeForwardMatchesTheReleasesOnABatchOfTwo) {
   EXPECT_LE(MaxAbsDiff(out.logit_mask_ir, ref.out.at("logit_mask_ir")), 1e-5);
   // The reference's inputs keep every logit 1e-5 or more from 0.
   ASSERT_GT(ref.out.at("margin").item<double>(), 1e-5);
-  for (const char* m : {"pred_mask_vis", "pred_mask_ir", "pred_mask"}) {
-    const auto& mine = m == std::string("pred_mask_vis")  ? out.pred_mask_vis
-                       : m == std::string("pred_mask_ir") ? out.pred_mask_ir
-                                                          : out.pred_mask;
-    EXPECT_TRUE(torch::equal(mine, ref.out.at(m))) << m;
-  }
+  for (const auto& [name, mine] : {std::pair<const char*, const torch::Tensor&>{"pred_mask_vis", out.pred_mask_vis},
+                                   {"pred_mask_ir", out.pred_mask_ir},
+                                   {"pred_mask", out.pred_mask}})
+    EXPECT_TRUE(torch::equal(mine, ref.out.at(name))) << name;
   // Both masks are mixed (some in, some out): the fusion exercises both terms.
   for (const char* m : {"pred_mask_vis", "pred_mask_ir"}) {
     const double in = ref.out.at(m).to(torch::kFloat64).mean().item<double>();
