@@ -22,8 +22,8 @@ std::pair<torch::Tensor, torch::Tensor> MultiheadAttentionImpl::ProjectKeysValue
   return {split(torch::nn::functional::linear(k, w[1], b[1])), split(torch::nn::functional::linear(v, w[2], b[2]))};
 }
 
-torch::Tensor MultiheadAttentionImpl::Attend(const torch::Tensor& q,
-                                             const std::pair<torch::Tensor, torch::Tensor>& kv) {
+torch::Tensor MultiheadAttentionImpl::Attend(const torch::Tensor& q, const std::pair<torch::Tensor, torch::Tensor>& kv,
+                                             const torch::Tensor& allowed) {
   const auto w = in_proj_weight.chunk(3, 0);
   const auto b = in_proj_bias.chunk(3, 0);
   const int64_t bsz = q.size(0), lq = q.size(1), hd = dim_ / heads_;
@@ -31,13 +31,16 @@ torch::Tensor MultiheadAttentionImpl::Attend(const torch::Tensor& q,
   // softmax(q k^T / sqrt(hd)) v, fused (the scale is SDPA's default).
   // Contiguous inputs: SDPA's CPU kernel chooses its path by their strides,
   // and a cached encoding's slices must decode bit-identically to a forward.
-  auto out =
-      at::scaled_dot_product_attention(qh.contiguous(), kv.first, kv.second).transpose(1, 2).reshape({bsz, lq, dim_});
+  auto out = at::scaled_dot_product_attention(qh.contiguous(), kv.first, kv.second,
+                                              allowed.defined() ? std::optional<torch::Tensor>(allowed) : std::nullopt)
+                 .transpose(1, 2)
+                 .reshape({bsz, lq, dim_});
   return out_proj(out);
 }
 
-torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-  return Attend(q, ProjectKeysValues(k, v));
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                              const torch::Tensor& allowed) {
+  return Attend(q, ProjectKeysValues(k, v), allowed);
 }
 
 torch::Tensor SinePositionEncoding(int channels, int h, int w, const torch::TensorOptions& opts) {

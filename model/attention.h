@@ -12,14 +12,19 @@ namespace ctrlfuse::model {
 class MultiheadAttentionImpl : public torch::nn::Module {
  public:
   MultiheadAttentionImpl(int dim, int heads);
-  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+  // `allowed`, when defined, is a bool mask broadcastable to
+  // [B,heads,Lq,Lk], true where a query may attend (the inverse of
+  // torch.nn.MultiheadAttention's attn_mask / key_padding_mask).
+  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& allowed = {});
 
   // The same in two steps, for keys and values that do not depend on the
   // query (the PSFM's come from the image pair alone, so an encoding keeps
   // them projected): ProjectKeysValues(k, v) -> [B,heads,Lk,C/heads] each,
   // contiguous; Attend(q, projected) == forward(q, k, v).
   std::pair<torch::Tensor, torch::Tensor> ProjectKeysValues(const torch::Tensor& k, const torch::Tensor& v);
-  torch::Tensor Attend(const torch::Tensor& q, const std::pair<torch::Tensor, torch::Tensor>& kv);
+  torch::Tensor Attend(const torch::Tensor& q, const std::pair<torch::Tensor, torch::Tensor>& kv,
+                       const torch::Tensor& allowed = {});
 
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};

@@ -43,6 +43,12 @@ if [[ ! -f "$VENV/.complete" ]]; then
   mkdir -p "$(dirname "$VENV")"
   python3 -m venv "$VENV"
   "$PY" -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  # The official GroundingDINO code (groundingdino-py's sdist, PyPI, pinned
+  # by hash) for the grounding references: unpacked, not installed (its
+  # setup.py compiles an optional extension the references do not use).
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$VENV/src" \
+    -r scripts/requirements-sources.txt
+  tar -xzf "$VENV/src/groundingdino-py-0.4.0.tar.gz" -C "$VENV/src"
   touch "$VENV/.complete"
 fi
 ln -sfn "$VENV" "$ROOT/.venv"

@@ -31,19 +31,6 @@ void ListNames(std::ostringstream& msg, const char* title, const std::vector<std
   if (names.size() > 8) msg << ", ...";
 }
 
-NamedTensors TensorDict(const ckpt::PyValue& dict, const std::string& what) {
-  if (dict.kind != ckpt::PyValue::Kind::kDict)
-    throw std::runtime_error(what + ": state_dict is a " + dict.TypeName() + ", expected a dict");
-  NamedTensors out;
-  for (const auto& [k, v] : dict.dict) {
-    if (k->kind != ckpt::PyValue::Kind::kString) throw std::runtime_error(what + ": state_dict has a non-string key");
-    if (v->kind != ckpt::PyValue::Kind::kTensor)
-      throw std::runtime_error(what + ": state_dict entry " + k->s + " is a " + v->TypeName());
-    out.emplace_back(k->s, v->tensor);
-  }
-  return out;
-}
-
 NamedTensors WithPrefix(const NamedTensors& in, const std::string& prefix, bool strip) {
   NamedTensors out;
   for (const auto& [k, v] : in) {
@@ -57,6 +44,19 @@ NamedTensors WithPrefix(const NamedTensors& in, const std::string& prefix, bool 
 }
 
 }  // namespace
+
+NamedTensors TensorDict(const ckpt::PyValue& dict, const std::string& what) {
+  if (dict.kind != ckpt::PyValue::Kind::kDict)
+    throw std::runtime_error(what + ": state_dict is a " + dict.TypeName() + ", expected a dict");
+  NamedTensors out;
+  for (const auto& [k, v] : dict.dict) {
+    if (k->kind != ckpt::PyValue::Kind::kString) throw std::runtime_error(what + ": state_dict has a non-string key");
+    if (v->kind != ckpt::PyValue::Kind::kTensor)
+      throw std::runtime_error(what + ": state_dict entry " + k->s + " is a " + v->TypeName());
+    out.emplace_back(k->s, v->tensor);
+  }
+  return out;
+}
 
 void LoadStateDict(torch::nn::Module& module, const NamedTensors& entries, const std::string& what) {
   std::map<std::string, torch::Tensor> own;

@@ -25,6 +25,10 @@ NamedTensors StateDict(const torch::nn::Module& module);
 // leaves the module unchanged. `what` names the file in messages.
 void LoadStateDict(torch::nn::Module& module, const NamedTensors& entries, const std::string& what);
 
+// The tensors of a pickled state_dict (string keys, tensor values); throws
+// naming `what` otherwise.
+NamedTensors TensorDict(const ckpt::PyValue& dict, const std::string& what);
+
 // The release's file: {"model": state_dict, "optimizer", "lr_schedule", "epoch"}.
 void LoadOfficialCtrlFuse(CtrlFuseNet& net, const std::string& path);
 // An official SAM file (image_encoder.*, prompt_encoder.*, mask_decoder.*)

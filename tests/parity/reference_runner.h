@@ -24,12 +24,15 @@ struct Reference {
   std::string log;
 };
 
-// `args` follow the output path on the command line; `tag` names the file.
+// `script` is under tests/parity/ unless it names its folder under tests/
+// ("grounding/x.py"); `args` follow the output path on the command line;
+// `tag` names the file.
 inline Reference RunReference(const std::string& script, const std::string& args, const std::string& tag) {
   namespace fs = std::filesystem;
   const fs::path file = fs::temp_directory_path() / ("ctrlfuse_" + tag + "_" + std::to_string(getpid()) + ".pth");
-  const std::string cmd = std::string(CTRLFUSE_PYTHON) + " " + CTRLFUSE_SOURCE_DIR + "/tests/parity/" + script + " " +
-                          file.string() + " " + args + " 2>&1";
+  const std::string path = std::string(CTRLFUSE_SOURCE_DIR) + "/tests/" +
+                           (script.find('/') == std::string::npos ? "parity/" + script : script);
+  const std::string cmd = std::string(CTRLFUSE_PYTHON) + " " + path + " " + file.string() + " " + args + " 2>&1";
   Reference ref;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[512];
