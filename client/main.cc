@@ -40,7 +40,11 @@ ABSL_FLAG(std::string, vis, "", "fuse/load: visible image file.");
 ABSL_FLAG(std::string, mask, "", "fuse/load: mask prompt file (grey image, same size).");
 ABSL_FLAG(std::string, boxes, "", "Box prompt: 'x0,y0,x1,y1;...' (SAM turns it into a mask).");
 ABSL_FLAG(std::string, points, "", "Point prompt: 'x,y,1;x,y,0' (1 foreground, 0 background).");
-ABSL_FLAG(std::string, text, "", "Text prompt (Grounded-SAM; the server answers UNIMPLEMENTED for now).");
+ABSL_FLAG(std::string, text, "",
+          "Text prompt, e.g. 'person . car .' (Grounded-SAM; needs a server started with --grounding_checkpoint).");
+ABSL_FLAG(double, box_threshold, 0, "Text prompt: GroundingDINO box threshold (0 = the server's default).");
+ABSL_FLAG(double, text_threshold, 0, "Text prompt: GroundingDINO text threshold (0 = the server's default).");
+ABSL_FLAG(std::string, grounding_source, "visible", "Text prompt: which image to ground on: visible, infrared, both.");
 ABSL_FLAG(std::string, ir_dir, "", "batch/stream/load: folder of infrared images.");
 ABSL_FLAG(std::string, vis_dir, "",
           "batch/stream/load: folder of visible images, paired with the infrared ones by file stem "
@@ -90,6 +94,9 @@ client::PromptSpec PromptFromFlags(const std::string& mask_override = "") {
   p.boxes = absl::GetFlag(FLAGS_boxes);
   p.points = absl::GetFlag(FLAGS_points);
   p.text = absl::GetFlag(FLAGS_text);
+  p.box_threshold = float(absl::GetFlag(FLAGS_box_threshold));
+  p.text_threshold = float(absl::GetFlag(FLAGS_text_threshold));
+  p.source = absl::GetFlag(FLAGS_grounding_source);
   return p;
 }
 
@@ -151,6 +158,12 @@ int RunFuse(client::FusionClient& c) {
   std::cout << name << ": OK total " << t.total_seconds() * 1e3 << " ms (queue " << t.queue_seconds() * 1e3
             << ", compute " << t.compute_seconds() * 1e3 << ", batch " << t.batch_size()
             << (t.cache_hit() ? ", cache hit" : "") << ")" << MetricsLine(*resp) << std::endl;
+  for (const auto& d : resp->detections())
+    std::cout << "  detection \"" << d.phrase() << "\" score " << d.score() << " box " << d.box().x0() << ","
+              << d.box().y0() << "," << d.box().x1() << "," << d.box().y1() << std::endl;
+  if (resp->timings().grounding_seconds() > 0)
+    std::cout << "  grounding " << resp->timings().grounding_seconds() * 1e3 << " ms"
+              << (resp->timings().text_cache_hit() ? " (caption cached)" : "") << std::endl;
   return 0;
 }
 

@@ -54,6 +54,15 @@ absl::StatusOr<v1::Prompt> BuildPrompt(const PromptSpec& spec) {
     }
   } else if (!spec.text.empty()) {
     p.mutable_text()->set_text(spec.text);
+    p.mutable_text()->set_box_threshold(spec.box_threshold);
+    p.mutable_text()->set_text_threshold(spec.text_threshold);
+    if (spec.source == "infrared") {
+      p.mutable_text()->set_source(v1::GROUNDING_SOURCE_INFRARED);
+    } else if (spec.source == "both") {
+      p.mutable_text()->set_source(v1::GROUNDING_SOURCE_BOTH);
+    } else if (!spec.source.empty() && spec.source != "visible") {
+      return absl::InvalidArgumentError("--grounding_source: visible, infrared or both");
+    }
   } else {
     p.mutable_none();
   }

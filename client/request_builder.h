@@ -10,10 +10,12 @@
 namespace ctrlfuse::client {
 
 struct PromptSpec {
-  std::string mask_file;  // grey image
-  std::string boxes;      // "x0,y0,x1,y1;x0,y0,x1,y1"
-  std::string points;     // "x,y,1;x,y,0" (1 foreground, 0 background)
-  std::string text;       // Grounded-SAM text prompt
+  std::string mask_file;                        // grey image
+  std::string boxes;                            // "x0,y0,x1,y1;x0,y0,x1,y1"
+  std::string points;                           // "x,y,1;x,y,0" (1 foreground, 0 background)
+  std::string text;                             // Grounded-SAM text prompt
+  float box_threshold = 0, text_threshold = 0;  // text: 0 = the server's defaults
+  std::string source;                           // text: visible (default), infrared or both
 };
 
 struct OutputSpec {

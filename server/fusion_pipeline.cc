@@ -34,6 +34,7 @@ absl::StatusOr<std::unique_ptr<FusionPipeline>> FusionPipeline::Create(api::Fusi
                                                                        PipelineOptions options, Metrics* metrics,
                                                                        Clock* clock) {
   if (auto s = options.Validate(); !s.ok()) return s;
+  options.limits.grounding = options.grounding;
   if (!engine || !metrics || !clock)
     return absl::InvalidArgumentError("FusionPipeline: missing engine, metrics or clock");
   auto scheduler = BatchScheduler::Create(options.batching, clock);
@@ -121,10 +122,15 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   metrics_->decode_seconds->Observe(Seconds(t_decoded - t0));
 
   api::ImageData visible = image::ToImageData(p.visible);
-  auto mask = p.prompt->Resolve(*engine_, visible);
-  if (!mask.ok()) return mask.status();
+  auto prompt = p.prompt->Resolve({engine_, options_.grounding}, visible, p.infrared);
+  if (!prompt.ok()) return prompt.status();
+  if (prompt->grounding_seconds > 0) {
+    metrics_->grounding_seconds->Observe(prompt->grounding_seconds);
+    (prompt->text_cache_hit ? metrics_->text_cache_hits : metrics_->text_cache_misses)->Increment();
+  }
+  const cv::Mat& mask = prompt->mask;
   const SteadyTime t_prompted = clock_->Now();
-  PreparedTask prepared = preparer_.Prepare(p.infrared, p.visible, std::move(visible), *mask,
+  PreparedTask prepared = preparer_.Prepare(p.infrared, p.visible, std::move(visible), mask,
                                             api::PreprocessOptions{p.ir_normalization}, WantedOutputs(p.output));
   auto task = prepared.task;
   task->deadline = deadline;
@@ -149,9 +155,10 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   if (!r.status.ok()) return r.status;
 
   const SteadyTime t_computed = clock_->Now();
-  auto resp = responses_.Build(p, *mask, r.image);
+  auto resp = responses_.Build(p, mask, r.image);
   if (!resp.ok()) return resp.status();
   resp->set_id(request.id());
+  for (auto& d : prompt->detections) *resp->add_detections() = std::move(d);
   const SteadyTime t_done = clock_->Now();
   metrics_->encode_seconds->Observe(Seconds(t_done - t_computed));
   metrics_->images_fused->Increment();
@@ -164,6 +171,8 @@ absl::StatusOr<v1::FuseResponse> FusionPipeline::Fuse(const v1::FuseRequest& req
   t->set_total_seconds(Seconds(t_done - t0));
   t->set_batch_size(uint32_t(r.batch_size));
   t->set_cache_hit(r.cache_hit);
+  t->set_grounding_seconds(prompt->grounding_seconds);
+  t->set_text_cache_hit(prompt->text_cache_hit);
   return resp;
 }
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "ctrlfuse/v1/fusion.pb.h"
 #include "model/api/fusion_engine.h"
+#include "model/api/grounding_engine.h"
 #include "server/batch_runner.h"
 #include "server/batching/scheduler.h"
 #include "server/cost_model.h"
@@ -57,6 +58,9 @@ struct PipelineOptions {
   size_t max_concurrent_decodes = 4;
   std::vector<std::string> known_metrics;
   QualityFn quality;
+  // Text prompts' GroundingDINO (borrowed, outlives the pipeline; null: text
+  // prompts answer UNIMPLEMENTED). limits.grounding is set from it.
+  api::GroundingEngine* grounding = nullptr;
 
   // INVALID_ARGUMENT naming the option when one is out of range.
   absl::Status Validate() const;

@@ -31,7 +31,11 @@ v1::ModelInfo BuildModelInfo(const api::ModelInfo& info, const ServerOptions& op
   m.set_max_pixels(options.pipeline.limits.max_pixels);
   m.set_max_message_bytes(uint64_t(options.max_message_bytes));
   m.set_max_batch_size(uint32_t(options.pipeline.batching.max_batch_size));
-  for (const auto& k : ServedPromptKindNames()) m.add_prompt_kinds(k);
+  for (const auto& k : ServedPromptKindNames(options.pipeline.grounding != nullptr)) m.add_prompt_kinds(k);
+  if (const api::GroundingEngine* g = options.pipeline.grounding) {
+    m.set_grounding_config(g->info().config);
+    m.set_grounding_checkpoint(g->info().checkpoint);
+  }
   for (const char* k : {"png", "jpeg", "tiff", "bmp", "raw"}) m.add_input_encodings(k);
   for (const char* k : {"png", "jpeg", "raw"}) m.add_output_encodings(k);
   for (const auto& name : options.pipeline.known_metrics) m.add_metrics(name);

@@ -59,6 +59,20 @@ int main(int argc, char** argv) {
     Log(engine.status().message());
     return 1;
   }
+  std::unique_ptr<api::GroundingEngine> grounding;
+  if (const auto grounding_options = server::GroundingOptionsFromFlags()) {
+    Log(absl::StrCat("loading GroundingDINO config=", grounding_options->config,
+                     " checkpoint=", grounding_options->checkpoint, " vocab=", grounding_options->vocab));
+    auto created = api::GroundingEngine::Create(*grounding_options);
+    if (!created.ok()) {
+      Log(created.status().message());
+      return 1;
+    }
+    grounding = std::move(*created);
+    server_options->pipeline.grounding = grounding.get();
+  } else {
+    Log("text prompts off (no --grounding_checkpoint): they answer UNIMPLEMENTED");
+  }
   if (server::StopSignals::count() > 0) {
     Log("stopped before listening (signal during the model load)");
     return 0;

@@ -135,6 +135,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   compute_seconds = Seconds(reg, "ctrlfuse_compute_duration_seconds",
                             "Model time of each batch (encode + decode), one observation per batch.");
   encode_seconds = Seconds(reg, "ctrlfuse_encode_duration_seconds", "Output image encoding time.");
+  grounding_seconds = Seconds(reg, "ctrlfuse_grounding_duration_seconds",
+                              "GroundingDINO time of a text prompt (all its images), one observation per request.");
+  text_cache_hits = Counter(reg, "ctrlfuse_grounding_text_cache_hits_total",
+                            "Text prompts whose caption's encoding came from the text cache.");
+  text_cache_misses =
+      Counter(reg, "ctrlfuse_grounding_text_cache_misses_total", "Text prompts whose caption was encoded anew.");
   batch_size = &prometheus::BuildHistogram()
                     .Name("ctrlfuse_batch_size")
                     .Help("Size of the batches run by the model.")

@@ -83,7 +83,8 @@ class Metrics {
   prometheus::Counter* batch_splits;  // batches split after the engine ran out of memory
   prometheus::Gauge* in_flight;
   prometheus::Histogram *queue_seconds, *decode_seconds, *preprocess_seconds, *compute_seconds, *encode_seconds,
-      *batch_size, *padding_ratio;
+      *batch_size, *padding_ratio, *grounding_seconds;
+  prometheus::Counter *text_cache_hits, *text_cache_misses;  // text prompts
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

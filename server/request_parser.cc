@@ -57,7 +57,8 @@ absl::StatusOr<ParsedRequest> ParseRequest(const v1::FuseRequest& req, const Par
   if (p.infrared.size() != p.visible.size())
     return InvalidField("visible", absl::StrCat("size ", p.visible.cols, "x", p.visible.rows, " differs from infrared ",
                                                 p.infrared.cols, "x", p.infrared.rows));
-  auto prompt = ParsePrompt(req.prompt(), {p.infrared.size(), limits.max_pixels});
+  auto prompt =
+      ParsePrompt(req.prompt(), {p.infrared.size(), limits.max_pixels, limits.grounding, limits.text_defaults});
   if (!prompt.ok()) return prompt.status();
   p.prompt = std::move(*prompt);
   if (auto s = ParseOutput(req.options(), known_metrics, &p.output); !s.ok()) return s;

@@ -36,6 +36,9 @@ struct ParsedRequest {
 
 struct ParseLimits {
   uint64_t max_pixels = 4096ull * 4096ull;
+  // Text prompts (borrowed; null: UNIMPLEMENTED) and their default thresholds.
+  const api::GroundingEngine* grounding = nullptr;
+  TextPromptDefaults text_defaults;
 };
 
 // `known_metrics`: names the server can compute ("all" expands to them).

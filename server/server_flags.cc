@@ -61,6 +61,15 @@ ABSL_FLAG(int, handshake_timeout_seconds, 10,
           "A connection that has not sent its HTTP/2 preface (or TLS handshake) by then is closed.");
 ABSL_FLAG(int, max_connection_idle_seconds, 300, "A connection without calls for this long is closed (GOAWAY).");
 ABSL_FLAG(int, stream_window, 4, "Requests of one stream processed at once (read-ahead depth).");
+ABSL_FLAG(std::string, grounding_checkpoint, "",
+          "Text prompts (Grounded-SAM): the official GroundingDINO checkpoint, groundingdino_swint_ogc.pth. "
+          "Empty: text prompts answer UNIMPLEMENTED.");
+ABSL_FLAG(std::string, grounding_config, "swint_ogc", "GroundingDINO configuration: swint_ogc (the release) or tiny.");
+ABSL_FLAG(std::string, grounding_vocab, "",
+          "BERT's bert-base-uncased vocab.txt (30,522 lines), the tokenizer of the grounding checkpoint.");
+ABSL_FLAG(double, box_threshold, 0.35, "Text prompts: default GroundingDINO box threshold (official: 0.35).");
+ABSL_FLAG(double, text_threshold, 0.25, "Text prompts: default GroundingDINO text threshold (official: 0.25).");
+ABSL_FLAG(int, text_cache_entries, 64, "Text prompts: captions whose text encoding is kept (0 = no cache).");
 
 namespace ctrlfuse::server {
 
@@ -90,6 +99,18 @@ api::EngineOptions EngineOptionsFromFlags() {
   return o;
 }
 
+std::optional<api::GroundingOptions> GroundingOptionsFromFlags() {
+  api::GroundingOptions o;
+  o.checkpoint = absl::GetFlag(FLAGS_grounding_checkpoint);
+  if (o.checkpoint.empty()) return std::nullopt;
+  o.config = absl::GetFlag(FLAGS_grounding_config);
+  o.vocab = absl::GetFlag(FLAGS_grounding_vocab);
+  o.device = absl::GetFlag(FLAGS_device);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.text_cache_entries = size_t(std::max(0, absl::GetFlag(FLAGS_text_cache_entries)));
+  return o;
+}
+
 namespace {
 // Values no option can hold (the rest are checked by ServerOptions::Validate).
 absl::Status CheckFlagRanges() {
@@ -105,6 +126,9 @@ absl::Status CheckFlagRanges() {
   const int64_t cache_mb = absl::GetFlag(FLAGS_cache_mb);
   if (cache_mb < 0 || cache_mb > (int64_t(1) << 40)) return bad("cache_mb", cache_mb, "is not 0 to 2^40 MiB");
   if (absl::GetFlag(FLAGS_max_pixels) < 1) return bad("max_pixels", 0, "must be at least 1");
+  for (const auto& [flag, value] : {std::pair<const char*, double>{"box_threshold", absl::GetFlag(FLAGS_box_threshold)},
+                                    {"text_threshold", absl::GetFlag(FLAGS_text_threshold)}})
+    if (!std::isfinite(value) || value <= 0 || value >= 1) return bad(flag, value, "is not in (0, 1)");
   return absl::OkStatus();
 }
 }  // namespace
@@ -140,6 +164,8 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   if (!buckets.ok()) return buckets.status();
   p.pad_buckets = *buckets;
   p.limits.max_pixels = absl::GetFlag(FLAGS_max_pixels);
+  p.limits.text_defaults.box_threshold = float(absl::GetFlag(FLAGS_box_threshold));
+  p.limits.text_defaults.text_threshold = float(absl::GetFlag(FLAGS_text_threshold));
   p.max_concurrent_decodes = size_t(std::max(0, absl::GetFlag(FLAGS_max_concurrent_decodes)));
   auto warm = ParseSizes(absl::GetFlag(FLAGS_warmup_sizes), "warmup_sizes");
   if (!warm.ok()) return warm.status();

@@ -4,12 +4,14 @@
 
 #include <opencv2/core.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "model/api/fusion_engine.h"
+#include "model/api/grounding_engine.h"
 #include "server/fusion_server.h"
 
 ABSL_DECLARE_FLAG(int, drain_seconds);
@@ -20,6 +22,9 @@ namespace ctrlfuse::server {
 absl::StatusOr<std::vector<cv::Size>> ParseSizes(const std::string& text, const std::string& flag);
 
 api::EngineOptions EngineOptionsFromFlags();
+// The grounding engine's options; nullopt when --grounding_checkpoint is
+// empty (no text prompts).
+std::optional<api::GroundingOptions> GroundingOptionsFromFlags();
 // Errors name the flag.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags();
 

@@ -22,6 +22,13 @@ target_link_libraries(server_tests PRIVATE ctrlfuse_server_core ctrlfuse_client 
 add_test(NAME server_tests COMMAND server_tests)
 set_tests_properties(server_tests PROPERTIES LABELS server TIMEOUT 900)
 
+# Text prompts (Grounded-SAM) through the server: labels grounding and server.
+add_executable(text_prompt_tests server/text_prompt_test.cc)
+target_link_libraries(text_prompt_tests PRIVATE ctrlfuse_server_core ctrlfuse_client ctrlfuse_civetweb_fix
+  GTest::gtest GTest::gtest_main)
+add_test(NAME text_prompt_tests COMMAND text_prompt_tests)
+set_tests_properties(text_prompt_tests PROPERTIES LABELS "grounding;server" TIMEOUT 900)
+
 add_executable(process_tests server/process_test.cc)
 target_link_libraries(process_tests PRIVATE ctrlfuse_client ctrlfuse_health_proto ctrlfuse_image GTest::gtest GTest::gtest_main)
 target_compile_definitions(process_tests PRIVATE CTRLFUSE_SERVER_BINARY="$<TARGET_FILE:ctrlfuse-server>")
@@ -29,7 +36,7 @@ add_dependencies(process_tests ctrlfuse-server)
 add_test(NAME process_tests COMMAND process_tests)
 set_tests_properties(process_tests PROPERTIES LABELS server TIMEOUT 600)
 
-foreach(t server_unit_tests server_tests process_tests)
+foreach(t server_unit_tests server_tests text_prompt_tests process_tests)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
 endforeach()
 

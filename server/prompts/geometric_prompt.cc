@@ -15,10 +15,13 @@ constexpr int kMaxPoints = 256;
 class GeometricPrompt : public ParsedPrompt {
  public:
   explicit GeometricPrompt(api::GeometricPrompt prompt) : prompt_(std::move(prompt)) {}
-  absl::StatusOr<cv::Mat> Resolve(api::FusionEngine& engine, const api::ImageData& visible) const override {
-    auto mask = engine.SegmentVisible(visible, prompt_);
+  absl::StatusOr<ResolvedPrompt> Resolve(const PromptServices& services, const api::ImageData& visible,
+                                         const cv::Mat&) const override {
+    auto mask = services.engine->SegmentVisible(visible, prompt_);
     if (!mask.ok()) return mask.status();
-    return cv::Mat(visible.height, visible.width, CV_8UC1, mask->data()).clone();
+    ResolvedPrompt r;
+    r.mask = cv::Mat(visible.height, visible.width, CV_8UC1, mask->data()).clone();
+    return r;
   }
 
  private:

@@ -11,7 +11,11 @@ namespace {
 class MaskPrompt : public ParsedPrompt {
  public:
   explicit MaskPrompt(cv::Mat mask) : mask_(std::move(mask)) {}
-  absl::StatusOr<cv::Mat> Resolve(api::FusionEngine&, const api::ImageData&) const override { return mask_; }
+  absl::StatusOr<ResolvedPrompt> Resolve(const PromptServices&, const api::ImageData&, const cv::Mat&) const override {
+    ResolvedPrompt r;
+    r.mask = mask_;
+    return r;
+  }
 
  private:
   cv::Mat mask_;  // CV_8UC1

@@ -6,7 +6,9 @@ namespace {
 
 class NoPrompt : public ParsedPrompt {
  public:
-  absl::StatusOr<cv::Mat> Resolve(api::FusionEngine&, const api::ImageData&) const override { return cv::Mat(); }
+  absl::StatusOr<ResolvedPrompt> Resolve(const PromptServices&, const api::ImageData&, const cv::Mat&) const override {
+    return ResolvedPrompt{};
+  }
 };
 
 absl::StatusOr<std::unique_ptr<const ParsedPrompt>> ParseNone(const v1::Prompt&, const PromptContext&) {

@@ -20,10 +20,10 @@ const std::vector<PromptKind>& PromptKinds() {
   return kinds;
 }
 
-std::vector<std::string> ServedPromptKindNames() {
+std::vector<std::string> ServedPromptKindNames(bool with_grounding) {
   std::vector<std::string> names;
   for (const auto& k : PromptKinds())
-    if (k.served) names.push_back(v1::PromptKindName(k.kind_case));
+    if (k.served && (with_grounding || !k.needs_grounding)) names.push_back(v1::PromptKindName(k.kind_case));
   return names;
 }
 

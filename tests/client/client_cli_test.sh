@@ -36,7 +36,7 @@ check "box output is grey" test "$($PY -c "from PIL import Image; print(Image.op
 check "fuse with points" "${C[@]}" fuse --ir "$T/scenes/ir/0001.png" --vis "$T/scenes/vi/0001.png" --points "20,20,1;60,40,0" --out_dir "$T/pts"
 "${C[@]}" fuse --ir "$T/scenes/ir/0001.png" --vis "$T/scenes/vi/0001.png" --text "person ." --out_dir "$T/text" 2>"$T/text.err"
 check "text prompt fails with UNIMPLEMENTED (exit 1)" test $? -eq 1
-check "text error names Grounded-SAM" grep -q "UNIMPLEMENTED.*Grounded-SAM" "$T/text.err"
+check "text error names Grounded-SAM and the flag" grep -q "UNIMPLEMENTED.*Grounded-SAM.*--grounding_checkpoint" "$T/text.err"
 "${C[@]}" fuse --ir "$T/scenes/ir/0001.png" --vis "$T/scenes/vi/0001.png" --boxes "1,2,3" --out_dir "$T/bad" 2>"$T/bad.err"
 check "malformed --boxes is refused before sending" grep -q "needs 4 numbers" "$T/bad.err"
 

@@ -20,6 +20,11 @@ ABSL_DECLARE_FLAG(uint64_t, max_pixels);
 ABSL_DECLARE_FLAG(int, max_concurrent_decodes);
 ABSL_DECLARE_FLAG(std::string, auth_token_file);
 ABSL_DECLARE_FLAG(std::string, host);
+ABSL_DECLARE_FLAG(double, box_threshold);
+ABSL_DECLARE_FLAG(double, text_threshold);
+ABSL_DECLARE_FLAG(std::string, grounding_checkpoint);
+ABSL_DECLARE_FLAG(std::string, grounding_vocab);
+ABSL_DECLARE_FLAG(std::string, grounding_config);
 
 namespace ctrlfuse::server {
 namespace {
@@ -44,6 +49,8 @@ TEST(ServerFlagsTest, ImpossibleValuesAreRefusedByName) {
       {[] { absl::SetFlag(&FLAGS_host, ""); }, "--host: must not be empty"},
       {[] { absl::SetFlag(&FLAGS_auth_token_file, "/nonexistent/tokens"); },
        "--auth_token_file: cannot read /nonexistent/tokens"},
+      {[] { absl::SetFlag(&FLAGS_box_threshold, 1.0); }, "--box_threshold: 1 is not in (0, 1)"},
+      {[] { absl::SetFlag(&FLAGS_text_threshold, 0.0); }, "--text_threshold: 0 is not in (0, 1)"},
   };
   ASSERT_EQ(Refusal(), "accepted");  // the defaults
   for (const auto& [set, message] : cases) {
@@ -51,6 +58,30 @@ TEST(ServerFlagsTest, ImpossibleValuesAreRefusedByName) {
     set();
     EXPECT_EQ(Refusal().rfind(message, 0), 0u) << message << " | got: " << Refusal();
   }
+}
+
+TEST(ServerFlagsTest, TextPromptsAreOnWithAGroundingCheckpointAndItsThresholdsAreTheDefaults) {
+  absl::FlagSaver restore;
+  EXPECT_FALSE(GroundingOptionsFromFlags().has_value());  // off by default: UNIMPLEMENTED
+  absl::SetFlag(&FLAGS_grounding_checkpoint, "/models/groundingdino_swint_ogc.pth");
+  absl::SetFlag(&FLAGS_grounding_vocab, "/models/vocab.txt");
+  auto g = GroundingOptionsFromFlags();
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->config, "swint_ogc");
+  EXPECT_EQ(g->checkpoint, "/models/groundingdino_swint_ogc.pth");
+  EXPECT_EQ(g->vocab, "/models/vocab.txt");
+  absl::SetFlag(&FLAGS_box_threshold, 0.3);  // the Grounded-SAM demo's
+  auto o = ServerOptionsFromFlags();
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FLOAT_EQ(o->pipeline.limits.text_defaults.box_threshold, 0.3f);
+  EXPECT_FLOAT_EQ(o->pipeline.limits.text_defaults.text_threshold, 0.25f);
+  // A vocabulary the engine cannot read stops the start with the flag named.
+  api::GroundingOptions bad = *g;
+  bad.config = "tiny";
+  bad.checkpoint.clear();
+  auto engine = api::GroundingEngine::Create(bad);
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine.status().message().rfind("grounding_vocab: cannot read", 0), 0u) << engine.status();
 }
 
 TEST(ServerFlagsTest, TokenFileSkipsCommentsAndBlankLinesAndMustHoldOne) {

@@ -28,7 +28,9 @@ TEST(PromptRegistryTest, EveryOneofCaseHasExactlyOneKind) {
   ASSERT_EQ(registered.size(), size_t(oneof->field_count()));
   for (int i = 0; i < oneof->field_count(); ++i)
     EXPECT_EQ(registered.count(oneof->field(i)->number()), 1u) << oneof->field(i)->name();
-  EXPECT_EQ(ServedPromptKindNames(), (std::vector<std::string>{"mask", "rle_mask", "boxes", "points", "none"}));
+  EXPECT_EQ(ServedPromptKindNames(false), (std::vector<std::string>{"mask", "rle_mask", "boxes", "points", "none"}));
+  EXPECT_EQ(ServedPromptKindNames(true),
+            (std::vector<std::string>{"mask", "rle_mask", "boxes", "points", "text", "none"}));
 }
 
 TEST(PromptRegistryTest, ParsesThroughTheKindsParserAndNamesTheField) {
@@ -37,7 +39,9 @@ TEST(PromptRegistryTest, ParsesThroughTheKindsParserAndNamesTheField) {
   EXPECT_EQ(ParsePrompt(empty, c).status().message().rfind("prompt: empty prompt", 0), 0u);
   v1::Prompt text;
   text.mutable_text()->set_text("person .");
+  // Without a grounding model: UNIMPLEMENTED, naming the flags that enable it.
   EXPECT_EQ(ParsePrompt(text, c).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(ParsePrompt(text, c).status().message().find("--grounding_checkpoint"), std::string::npos);
   v1::Prompt boxes;
   auto* b = boxes.mutable_boxes()->add_boxes();
   b->set_x0(8), b->set_y0(8), b->set_x1(24), b->set_y1(20);
@@ -49,10 +53,11 @@ TEST(PromptRegistryTest, ParsesThroughTheKindsParserAndNamesTheField) {
   api::ImageData vis;
   vis.width = 64, vis.height = 48;
   vis.bytes.assign(64 * 48, 100);
-  auto mask = (*parsed)->Resolve(engine, vis);
-  ASSERT_TRUE(mask.ok()) << mask.status();
-  EXPECT_EQ(mask->size(), cv::Size(64, 48));
-  EXPECT_EQ(cv::countNonZero(*mask), 16 * 12);
+  auto resolved = (*parsed)->Resolve({&engine, nullptr}, vis, cv::Mat());
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->mask.size(), cv::Size(64, 48));
+  EXPECT_EQ(cv::countNonZero(resolved->mask), 16 * 12);
+  EXPECT_TRUE(resolved->detections.empty());
   b->set_x1(4);  // x1 < x0
   EXPECT_EQ(ParsePrompt(boxes, c).status().message().rfind("prompt.boxes[0]", 0), 0u);
 }

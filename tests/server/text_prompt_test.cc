@@ -1,0 +1,201 @@
+// Text prompts end to end over real gRPC: Grounded-SAM on the tiny
+// GroundingDINO and the tiny CtrlFuse (seeded random weights, so the
+// thresholds are set low enough for boxes to pass): detections come back
+// with the fused image, the prompt mask is exactly SAM's on those boxes,
+// each image source works, bad captions and thresholds get INVALID_ARGUMENT
+// naming the field, the caption's encoding is cached (timings and /metrics
+// say so), and GetModelInfo lists the kind. Labels `grounding`, `server`.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "image/codec.h"
+#include "tests/server/test_server.h"
+
+namespace ctrlfuse {
+namespace {
+using testing::InProcessServer;
+using testing::SceneRequest;
+
+// A WordPiece vocabulary for the captions below (the tiny BERT has 30,522
+// embeddings; any ids below that serve).
+std::string WriteVocab() {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("ctrlfuse_vocab_" + std::to_string(getpid()) + ".txt")).string();
+  std::ofstream out(path);
+  for (const char* t : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "person", "car", "dog", "red", "van",
+                        "##s", "a", "the", "bicycle"})
+    out << t << "\n";
+  return path;
+}
+
+class TextPromptTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    api::EngineOptions e;
+    e.config = "tiny";
+    engine_ = std::move(*api::FusionEngine::Create(e)).release();
+    vocab_ = WriteVocab();
+    api::GroundingOptions g;
+    g.config = "tiny";
+    g.vocab = vocab_;
+    g.seed = 1;
+    auto created = api::GroundingEngine::Create(g);
+    ASSERT_TRUE(created.ok()) << created.status();
+    grounding_ = created->release();
+    server::PipelineOptions o;
+    o.batching.max_batch_size = 2;
+    o.grounding = grounding_;
+    server_ = new InProcessServer(engine_, o, /*serve_metrics=*/true);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete grounding_;
+    delete engine_;
+    std::filesystem::remove(vocab_);
+  }
+
+  static v1::FuseRequest TextRequest(const std::string& caption, v1::GroundingSource source) {
+    v1::FuseRequest r = SceneRequest(3, 64, 48);
+    auto* text = r.mutable_prompt()->mutable_text();
+    text->set_text(caption);
+    text->set_box_threshold(0.05f);
+    text->set_text_threshold(0.05f);
+    text->set_source(source);
+    r.mutable_options()->add_return_masks(v1::MASK_KIND_PROMPT);
+    return r;
+  }
+
+  static cv::Mat PromptMask(const v1::FuseResponse& resp) {
+    for (const auto& m : resp.masks())
+      if (m.kind() == v1::MASK_KIND_PROMPT) return *image::Decode(m.image().encoded(), "mask", 1 << 20);
+    return cv::Mat();
+  }
+
+  static api::FusionEngine* engine_;
+  static api::GroundingEngine* grounding_;
+  static InProcessServer* server_;
+  static std::string vocab_;
+};
+api::FusionEngine* TextPromptTest::engine_ = nullptr;
+api::GroundingEngine* TextPromptTest::grounding_ = nullptr;
+InProcessServer* TextPromptTest::server_ = nullptr;
+std::string TextPromptTest::vocab_;
+
+TEST_F(TextPromptTest, DetectionsComeBackAndThePromptMaskIsSamOnTheirBoxes) {
+  ASSERT_EQ(server_->error, "");
+  auto c = server_->Client();
+  auto resp = c->Fuse(TextRequest("Person . Car .", v1::GROUNDING_SOURCE_VISIBLE));
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_GT(resp->detections_size(), 0);
+  EXPECT_LE(resp->detections_size(), 64);
+  EXPECT_EQ(image::Decode(resp->fused().encoded(), "fused", 1 << 20)->size(), cv::Size(64, 48));
+  EXPECT_GT(resp->timings().grounding_seconds(), 0);
+  v1::FuseRequest boxes = SceneRequest(3, 64, 48);
+  boxes.mutable_options()->add_return_masks(v1::MASK_KIND_PROMPT);
+  for (const auto& d : resp->detections()) {
+    EXPECT_GT(d.score(), 0.05f);
+    EXPECT_LT(d.box().x0(), d.box().x1());
+    EXPECT_EQ(d.source(), v1::GROUNDING_SOURCE_VISIBLE);
+    // Phrases hold only the caption's words (lower-cased, no ".").
+    std::string rest = d.phrase();
+    for (const std::string word : {"person", "car"})
+      for (size_t at; (at = rest.find(word)) != std::string::npos;) rest.erase(at, word.size());
+    EXPECT_EQ(rest.find_first_not_of(' '), std::string::npos) << d.phrase();
+    *boxes.mutable_prompt()->mutable_boxes()->add_boxes() = d.box();
+  }
+  const cv::Mat text_mask = PromptMask(*resp);
+  ASSERT_FALSE(text_mask.empty());
+  auto by_boxes = c->Fuse(boxes);
+  ASSERT_TRUE(by_boxes.ok()) << by_boxes.status();
+  EXPECT_EQ(cv::countNonZero(text_mask != PromptMask(*by_boxes)), 0);
+  EXPECT_GT(cv::countNonZero(text_mask), 0);
+  // Same request, same answer.
+  auto again = c->Fuse(TextRequest("Person . Car .", v1::GROUNDING_SOURCE_VISIBLE));
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->detections_size(), resp->detections_size());
+  for (int i = 0; i < resp->detections_size(); ++i) {
+    EXPECT_EQ(again->detections(i).box().x0(), resp->detections(i).box().x0());
+    EXPECT_EQ(again->detections(i).phrase(), resp->detections(i).phrase());
+  }
+}
+
+TEST_F(TextPromptTest, EachImageSourceAndTheirUnion) {
+  auto c = server_->Client();
+  std::map<int, v1::FuseResponse> by;
+  for (auto source : {v1::GROUNDING_SOURCE_VISIBLE, v1::GROUNDING_SOURCE_INFRARED, v1::GROUNDING_SOURCE_BOTH}) {
+    auto resp = c->Fuse(TextRequest("a red van .", source));
+    ASSERT_TRUE(resp.ok()) << source << ": " << resp.status();
+    by[source] = *resp;
+  }
+  const auto& both = by[v1::GROUNDING_SOURCE_BOTH];
+  EXPECT_EQ(both.detections_size(),
+            by[v1::GROUNDING_SOURCE_VISIBLE].detections_size() + by[v1::GROUNDING_SOURCE_INFRARED].detections_size());
+  for (const auto& d : by[v1::GROUNDING_SOURCE_INFRARED].detections())
+    EXPECT_EQ(d.source(), v1::GROUNDING_SOURCE_INFRARED);
+  // The union of the two masks.
+  cv::Mat uni;
+  cv::bitwise_or(PromptMask(by[v1::GROUNDING_SOURCE_VISIBLE]), PromptMask(by[v1::GROUNDING_SOURCE_INFRARED]), uni);
+  EXPECT_EQ(cv::countNonZero(uni != PromptMask(both)), 0);
+}
+
+TEST_F(TextPromptTest, BadCaptionsAndThresholdsAreRefusedNamingTheField) {
+  auto c = server_->Client();
+  struct Bad {
+    std::string caption;
+    float box = 0.05f, text = 0.05f;
+    int source = 0;
+    std::string message;
+  };
+  const Bad bad[] = {{"", 0.05f, 0.05f, 0, "prompt.text.text: is empty"},
+                     {" \t ", 0.05f, 0.05f, 0, "prompt.text.text: is empty"},
+                     {"car \xC3\x28", 0.05f, 0.05f, 0, "prompt.text.text: invalid UTF-8"},  // gRPC's own check
+                     {". ? .", 0.05f, 0.05f, 0, "prompt.text.text: holds no word"},
+                     {"car .", 1.5f, 0.05f, 0, "prompt.text.box_threshold: 1.5 is not in (0, 1)"},
+                     {"car .", 0.05f, -0.1f, 0, "prompt.text.text_threshold: -0.1 is not in (0, 1)"},
+                     {"car .", 0.05f, 0.05f, 9, "prompt.text.source: unknown value 9"}};
+  for (const Bad& b : bad) {
+    auto r = TextRequest(b.caption, v1::GroundingSource(b.source));
+    r.mutable_prompt()->mutable_text()->set_box_threshold(b.box);
+    r.mutable_prompt()->mutable_text()->set_text_threshold(b.text);
+    auto resp = c->Fuse(r);
+    EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << b.message;
+    EXPECT_EQ(resp.status().message().rfind(b.message, 0), 0u) << resp.status();
+  }
+  // The server still serves.
+  EXPECT_TRUE(c->Fuse(TextRequest("dog .", v1::GROUNDING_SOURCE_VISIBLE)).ok());
+}
+
+TEST_F(TextPromptTest, TheCaptionsEncodingIsCachedAndCounted) {
+  auto c = server_->Client();
+  const auto before = server_->Scrape();
+  auto first = c->Fuse(TextRequest("the bicycle .", v1::GROUNDING_SOURCE_VISIBLE));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->timings().text_cache_hit());
+  // Another frame of the stream, the same caption (written differently:
+  // preparation makes them one).
+  auto second = c->Fuse(TextRequest("  The Bicycle.", v1::GROUNDING_SOURCE_VISIBLE));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->timings().text_cache_hit());
+  const auto after = server_->Scrape();
+  EXPECT_EQ(
+      after.at("ctrlfuse_grounding_text_cache_hits_total") - before.at("ctrlfuse_grounding_text_cache_hits_total"), 1);
+  EXPECT_EQ(
+      after.at("ctrlfuse_grounding_text_cache_misses_total") - before.at("ctrlfuse_grounding_text_cache_misses_total"),
+      1);
+  EXPECT_EQ(
+      after.at("ctrlfuse_grounding_duration_seconds_count") - before.at("ctrlfuse_grounding_duration_seconds_count"),
+      2);
+}
+
+TEST_F(TextPromptTest, ModelInfoListsTextPrompts) {
+  auto info = server_->Client()->GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_NE(std::find(info->prompt_kinds().begin(), info->prompt_kinds().end(), "text"), info->prompt_kinds().end());
+  EXPECT_EQ(info->grounding_config(), "tiny");
+}
+
+}  // namespace
+}  // namespace ctrlfuse
