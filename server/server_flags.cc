@@ -108,6 +108,9 @@ std::optional<api::GroundingOptions> GroundingOptionsFromFlags() {
   o.device = absl::GetFlag(FLAGS_device);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.text_cache_entries = size_t(std::max(0, absl::GetFlag(FLAGS_text_cache_entries)));
+  // Batched like fusion: concurrent text prompts share one GroundingDINO call.
+  o.max_batch = size_t(std::max(1, absl::GetFlag(FLAGS_max_batch_size)));
+  o.batch_window_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
   return o;
 }
 

@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -34,14 +38,24 @@ torch::Tensor ToRgb8(const ImageData& img) {
   return t.flip(2).contiguous();  // BGR -> RGB
 }
 
+absl::Status CheckImage(const ImageData& image) {
+  if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
+      (image.bit_depth != 8 && image.bit_depth != 16) || image.bytes.size() != image.ExpectedBytes())
+    return absl::InvalidArgumentError("grounding: malformed image");
+  return absl::OkStatus();
+}
+
 class TorchGroundingEngine : public GroundingEngine {
  public:
   TorchGroundingEngine(g::GroundingDino model, std::shared_ptr<const g::BertTokenizer> tokenizer, torch::Device device,
-                       size_t cache_entries, GroundingInfo info)
+                       const GroundingOptions& options, GroundingInfo info)
       : model_(std::move(model)),
         tokenizer_(std::move(tokenizer)),
         device_(device),
-        cache_entries_(cache_entries),
+        cache_entries_(options.text_cache_entries),
+        max_batch_(std::max<size_t>(1, options.max_batch)),
+        window_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double, std::milli>(std::max(0.0, options.batch_window_ms)))),
         info_(std::move(info)) {}
 
   absl::Status ValidateCaption(const std::string& caption) const override {
@@ -50,26 +64,97 @@ class TorchGroundingEngine : public GroundingEngine {
     return absl::OkStatus();
   }
 
+  // Joins a batch: the first caller to find no batch forming leads it
+  // (waits up to the window, or until max_batch have joined, then runs
+  // them); the others wait for their result.
   absl::StatusOr<GroundingResult> Detect(const ImageData& image, const GroundingQuery& query) override {
-    if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
-        (image.bit_depth != 8 && image.bit_depth != 16) || image.bytes.size() != image.ExpectedBytes())
-      return absl::InvalidArgumentError("grounding: malformed image");
-    std::string error;
-    const auto caption = g::TokenizeCaption(*tokenizer_, query.caption, &error);
-    if (!caption) return absl::InvalidArgumentError(error);
+    if (max_batch_ == 1) {
+      auto r = DetectBatch({&image}, {query});
+      if (!r.ok()) return r.status();
+      return std::move(r->front());
+    }
+    auto mine = std::make_shared<Pending>(Pending{&image, query});
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_.push_back(mine);
+    queue_cv_.notify_all();
+    while (!mine->done) {
+      if (leading_ || mine->taken) {  // a batch is forming, or mine runs in one
+        queue_cv_.wait(lock, [&] { return mine->done || (!leading_ && !mine->taken); });
+        continue;
+      }
+      leading_ = true;
+      queue_cv_.wait_until(lock, std::chrono::steady_clock::now() + window_,
+                           [&] { return queue_.size() >= max_batch_; });
+      std::vector<std::shared_ptr<Pending>> batch;
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(queue_.front());
+        batch.back()->taken = true;
+        queue_.pop_front();
+      }
+      leading_ = false;  // the next arrival (or a waiter left over) leads the next batch
+      queue_cv_.notify_all();
+      lock.unlock();
+      std::vector<const ImageData*> images;
+      std::vector<GroundingQuery> queries;
+      for (const auto& p : batch) images.push_back(p->image), queries.push_back(p->query);
+      auto results = DetectBatch(images, queries);
+      lock.lock();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->result = results.ok() ? absl::StatusOr<GroundingResult>(std::move((*results)[i]))
+                                        : absl::StatusOr<GroundingResult>(results.status());
+        batch[i]->done = true;
+      }
+      queue_cv_.notify_all();
+    }
+    return std::move(mine->result);
+  }
+
+  absl::StatusOr<std::vector<GroundingResult>> DetectBatch(const std::vector<const ImageData*>& images,
+                                                           const std::vector<GroundingQuery>& queries) override {
+    if (images.size() != queries.size() || images.empty())
+      return absl::InvalidArgumentError("grounding: one query per image, at least one");
+    std::vector<g::TokenizedCaption> captions;
+    for (size_t i = 0; i < images.size(); ++i) {
+      if (auto s = CheckImage(*images[i]); !s.ok()) return s;
+      std::string error;
+      auto caption = g::TokenizeCaption(*tokenizer_, queries[i].caption, &error);
+      if (!caption) return absl::InvalidArgumentError(error);
+      captions.push_back(std::move(*caption));
+    }
     try {
       torch::InferenceMode guard;
-      GroundingResult result;
-      const g::TextState text = Text(*caption, &result.text_cache_hit);
-      const torch::Tensor input = g::GroundingImageTensor(ToRgb8(image)).unsqueeze(0).to(device_);
-      const g::GroundingOutput out = model_->forward(input, torch::Tensor(), text);
-      g::DetectionOptions options;
-      options.box_threshold = query.box_threshold;
-      options.text_threshold = query.text_threshold;
-      for (const g::Detection& d : g::Detect(out.logits[0], out.boxes[0], *caption, *tokenizer_, options,
-                                             static_cast<float>(image.width), static_cast<float>(image.height)))
-        result.detections.push_back({d.x0, d.y0, d.x1, d.y1, d.score, d.phrase});
-      return result;
+      std::vector<GroundingResult> results(images.size());
+      std::vector<g::TextState> texts;
+      std::vector<torch::Tensor> inputs;
+      for (size_t i = 0; i < images.size(); ++i) {
+        texts.push_back(Text(captions[i], &results[i].text_cache_hit));
+        inputs.push_back(g::GroundingImageTensor(ToRgb8(*images[i])));
+      }
+      // One forward per model-input size (padding would change the result).
+      std::vector<bool> done(images.size(), false);
+      for (size_t i = 0; i < images.size(); ++i) {
+        if (done[i]) continue;
+        std::vector<size_t> group;
+        for (size_t j = i; j < images.size(); ++j)
+          if (!done[j] && inputs[j].sizes() == inputs[i].sizes()) group.push_back(j), done[j] = true;
+        std::vector<torch::Tensor> batch;
+        std::vector<g::TextState> batch_text;
+        for (size_t j : group) batch.push_back(inputs[j]), batch_text.push_back(texts[j]);
+        const g::GroundingOutput out =
+            model_->forward(torch::stack(batch).to(device_), torch::Tensor(), g::StackTextStates(batch_text));
+        CountBatch(group.size());
+        for (size_t k = 0; k < group.size(); ++k) {
+          const size_t j = group[k];
+          g::DetectionOptions options;
+          options.box_threshold = queries[j].box_threshold;
+          options.text_threshold = queries[j].text_threshold;
+          for (const g::Detection& d :
+               g::Detect(out.logits[k], out.boxes[k], captions[j], *tokenizer_, options,
+                         static_cast<float>(images[j]->width), static_cast<float>(images[j]->height)))
+            results[j].detections.push_back({d.x0, d.y0, d.x1, d.y1, d.score, d.phrase});
+        }
+      }
+      return results;
     } catch (const c10::OutOfMemoryError& e) {
       return absl::ResourceExhaustedError(
           absl::StrCat("grounding: out of device memory: ", e.what_without_backtrace()));
@@ -78,6 +163,11 @@ class TorchGroundingEngine : public GroundingEngine {
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("grounding failed: ", e.what()));
     }
+  }
+
+  BatchStats batch_stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batch_stats_;
   }
 
   CacheStats text_cache_stats() const override {
@@ -118,12 +208,34 @@ class TorchGroundingEngine : public GroundingEngine {
     return text;
   }
 
+  void CountBatch(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++batch_stats_.calls;
+    batch_stats_.images += n;
+    batch_stats_.largest = std::max(batch_stats_.largest, n);
+  }
+
+  // A Detect call waiting in (or for) a batch; guarded by queue_mu_.
+  struct Pending {
+    const ImageData* image;
+    GroundingQuery query;
+    bool taken = false;  // in a batch being run
+    bool done = false;
+    absl::StatusOr<GroundingResult> result = absl::InternalError("grounding: not run");
+  };
+
   g::GroundingDino model_;
   std::shared_ptr<const g::BertTokenizer> tokenizer_;
   const torch::Device device_;
-  const size_t cache_entries_;
+  const size_t cache_entries_, max_batch_;
+  const std::chrono::steady_clock::duration window_;
   const GroundingInfo info_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::shared_ptr<Pending>> queue_;  // joined, not yet taken into a batch
+  bool leading_ = false;                        // a caller is gathering a batch
   mutable std::mutex mu_;
+  BatchStats batch_stats_;
   std::list<std::pair<std::string, g::TextState>> lru_;  // (token-id bytes, encoding), most recent first
   std::unordered_map<std::string, std::list<std::pair<std::string, g::TextState>>::iterator> index_;
   uint64_t hits_ = 0, misses_ = 0;
@@ -167,8 +279,8 @@ absl::StatusOr<std::unique_ptr<GroundingEngine>> GroundingEngine::Create(const G
     info.queries = config.queries;
     auto tokenizer =
         std::make_shared<const g::BertTokenizer>(std::make_shared<const g::WordPieceVocabulary>(std::move(*vocab)));
-    return std::unique_ptr<GroundingEngine>(new TorchGroundingEngine(
-        std::move(model), std::move(tokenizer), placement.device, options.text_cache_entries, std::move(info)));
+    return std::unique_ptr<GroundingEngine>(
+        new TorchGroundingEngine(std::move(model), std::move(tokenizer), placement.device, options, std::move(info)));
   } catch (const std::exception& e) {
     return absl::FailedPreconditionError(absl::StrCat("loading GroundingDINO: ", e.what()));
   }

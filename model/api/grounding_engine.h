@@ -29,6 +29,11 @@ struct GroundingOptions {
   std::string device = "cpu";        // fp32 on any device
   uint64_t seed = 0;
   size_t text_cache_entries = 64;  // captions whose text encoding is kept
+  // Concurrent Detect calls are run as one batch of up to max_batch images
+  // (those whose model input shares a size; the rest in their own forward):
+  // the first caller waits up to batch_window_ms for others. 1: no batching.
+  size_t max_batch = 4;
+  double batch_window_ms = 5;
 };
 
 struct GroundingQuery {
@@ -70,6 +75,18 @@ class GroundingEngine {
   // INVALID_ARGUMENT, RESOURCE_EXHAUSTED (out of memory), INTERNAL.
   virtual absl::StatusOr<GroundingResult> Detect(const ImageData& image, const GroundingQuery& query) = 0;
 
+  // Several images (each with its own caption and thresholds) in as few
+  // network calls as their sizes allow: one per model-input size. Each
+  // result is what Detect would return for it alone, to fp32 rounding.
+  virtual absl::StatusOr<std::vector<GroundingResult>> DetectBatch(const std::vector<const ImageData*>& images,
+                                                                   const std::vector<GroundingQuery>& queries) = 0;
+
+  struct BatchStats {
+    uint64_t calls = 0;   // network calls (image forwards)
+    uint64_t images = 0;  // images they ran
+    size_t largest = 0;   // largest batch so far
+  };
+  virtual BatchStats batch_stats() const = 0;
   struct CacheStats {
     uint64_t hits = 0, misses = 0;
     size_t entries = 0;

@@ -74,6 +74,22 @@ TextState GroundingDinoImpl::EncodeText(const TextInputs& text) {
   return s;
 }
 
+TextState StackTextStates(const std::vector<TextState>& states) {
+  int64_t n = 0;
+  for (const TextState& s : states) n = std::max(n, s.features.size(1));
+  std::vector<torch::Tensor> features, padding, positions, blocks;
+  for (const TextState& s : states) {
+    const int64_t pad = n - s.features.size(1);
+    features.push_back(F::pad(s.features, F::PadFuncOptions({0, 0, 0, pad})));
+    padding.push_back(F::pad(s.padding.to(torch::kUInt8), F::PadFuncOptions({0, pad}).value(1)).to(torch::kBool));
+    positions.push_back(F::pad(s.position_ids, F::PadFuncOptions({0, pad})));
+    torch::Tensor block = torch::eye(n, s.block_mask.options()).unsqueeze(0).clone();
+    block.narrow(1, 0, n - pad).narrow(2, 0, n - pad).copy_(s.block_mask);
+    blocks.push_back(block);
+  }
+  return {torch::cat(features), torch::cat(padding), torch::cat(positions), torch::cat(blocks)};
+}
+
 torch::Tensor ContrastiveLogits(const torch::Tensor& x, const TextState& text, int max_text_len) {
   torch::Tensor res = torch::matmul(x, text.features.transpose(-1, -2));
   res = res.masked_fill(text.padding.unsqueeze(1), -INFINITY);

@@ -78,6 +78,11 @@ class GroundingDinoImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GroundingDino);
 
+// Text states of one caption each (batch 1, as EncodeText of one caption)
+// stacked into one batch, padded to the longest as BatchCaptions pads: zero
+// features, padding true, position 0, identity block rows.
+TextState StackTextStates(const std::vector<TextState>& states);
+
 // The release's contrastive logits: x @ text^T, padding tokens -inf, padded
 // with -inf to max_text_len.
 torch::Tensor ContrastiveLogits(const torch::Tensor& x, const TextState& text, int max_text_len);

@@ -11,7 +11,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <thread>
+
 #include "image/codec.h"
+#include "image/image_data.h"
+#include "image/scenes.h"
 #include "tests/server/test_server.h"
 
 namespace ctrlfuse {
@@ -195,6 +199,74 @@ TEST_F(TextPromptTest, ModelInfoListsTextPrompts) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_NE(std::find(info->prompt_kinds().begin(), info->prompt_kinds().end(), "text"), info->prompt_kinds().end());
   EXPECT_EQ(info->grounding_config(), "tiny");
+}
+
+// The engine's batching: concurrent Detect calls join one network call
+// (the leader waits until max_batch have joined: the window is only a cap,
+// so the test does not depend on timing), and each result equals the
+// image's own, alone, to fp32 rounding.
+TEST(GroundingEngineTest, ConcurrentDetectsRunAsOneBatchWithTheDetectionsEachGetsAlone) {
+  const std::string vocab = WriteVocab();
+  api::GroundingOptions o;
+  o.config = "tiny";
+  o.vocab = vocab;
+  o.seed = 1;
+  o.max_batch = 1;
+  auto alone = api::GroundingEngine::Create(o);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  o.max_batch = 3;
+  o.batch_window_ms = 600000;
+  auto batched = api::GroundingEngine::Create(o);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  std::vector<api::ImageData> images;
+  for (uint64_t seed : {4, 5, 6}) {
+    image::SceneOptions s;
+    s.seed = seed;
+    s.width = 64;
+    s.height = 48;
+    images.push_back(image::ToImageData(image::GenerateScene(s).visible));
+  }
+  const std::vector<std::string> captions = {"person .", "a red van . dog .", "the bicycle ."};
+  auto query = [&](size_t i) {
+    api::GroundingQuery q;
+    q.caption = captions[i];
+    q.box_threshold = 0.05f;
+    q.text_threshold = 0.05f;
+    return q;
+  };
+  std::vector<absl::StatusOr<api::GroundingResult>> got(3, absl::InternalError("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 3; ++i) threads.emplace_back([&, i] { got[i] = (*batched)->Detect(images[i], query(i)); });
+  for (auto& t : threads) t.join();
+  const auto stats = (*batched)->batch_stats();
+  EXPECT_EQ(stats.calls, 1u);
+  EXPECT_EQ(stats.images, 3u);
+  EXPECT_EQ(stats.largest, 3u);
+  int total = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(captions[i]);
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    auto want = (*alone)->Detect(images[i], query(i));
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ(got[i]->detections.size(), want->detections.size());
+    for (size_t k = 0; k < want->detections.size(); ++k) {
+      EXPECT_NEAR(got[i]->detections[k].score, want->detections[k].score, 1e-4);
+      EXPECT_NEAR(got[i]->detections[k].x0, want->detections[k].x0, 1e-2);
+      EXPECT_NEAR(got[i]->detections[k].y1, want->detections[k].y1, 1e-2);
+      EXPECT_EQ(got[i]->detections[k].phrase, want->detections[k].phrase);
+    }
+    total += int(want->detections.size());
+  }
+  EXPECT_GT(total, 0);
+  // Two model-input sizes: two network calls in one DetectBatch.
+  image::SceneOptions wide;
+  wide.width = 96;
+  wide.height = 48;
+  const api::ImageData other = image::ToImageData(image::GenerateScene(wide).visible);
+  auto mixed = (*alone)->DetectBatch({&images[0], &other, &images[1]}, {query(0), query(1), query(1)});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ((*alone)->batch_stats().calls, 3u + 2u);  // three Detects alone, then the two sizes
+  std::filesystem::remove(vocab);
 }
 
 }  // namespace
