@@ -6,10 +6,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "model/device.h"
 #include "model/grounding/deformable_attention.h"
+#include "model/grounding/postprocess.h"
 #include "model/grounding/preprocess.h"
 #include "tests/parity/reference_runner.h"
 
@@ -97,6 +99,45 @@ TEST(DeformableAttentionTest, SamplingEqualsANaivePerPointLoop) {
       MultiScaleDeformableSample(value.to(torch::kHalf), shapes, loc.to(torch::kHalf), weights.to(torch::kHalf));
   EXPECT_EQ(half.scalar_type(), torch::kHalf);
   EXPECT_LE((half.to(torch::kDouble) - got).abs().max().item<double>(), 2e-2);
+}
+
+// The predict path on hand-made outputs: thresholds, query order, phrases,
+// pixels; NMS off by default, and when on it keeps the higher score of two
+// overlapping boxes and leaves a distant one.
+TEST(GroundingPostprocessTest, ThresholdsPhrasesPixelsAndOptionalNms) {
+  torch::InferenceMode guard;
+  std::string error;
+  auto vocab =
+      WordPieceVocabulary::FromTokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", ".", "?", "red", "car", "dog"}, &error);
+  ASSERT_TRUE(vocab.has_value()) << error;
+  const BertTokenizer tokenizer(std::make_shared<const WordPieceVocabulary>(std::move(*vocab)));
+  const auto caption = TokenizeCaption(tokenizer, "red car . dog .", &error);  // [CLS] red car . dog . [SEP]
+  ASSERT_TRUE(caption.has_value()) << error;
+  auto logit = [](double p) { return std::log(p / (1 - p)); };
+  torch::Tensor logits = torch::full({4, 256}, -INFINITY);
+  logits.narrow(1, 0, 7).fill_(logit(0.1));
+  logits[0][1] = logit(0.6), logits[0][2] = logit(0.5);   // "red car", score 0.6
+  logits[1][2] = logit(0.3);                              // below box_threshold
+  logits[2][4] = logit(0.9), logits[2][0] = logit(0.95);  // [CLS] above: excluded from the phrase
+  logits[3][4] = logit(0.5);                              // "dog"
+  const torch::Tensor boxes = torch::tensor(
+      {{0.5f, 0.5f, 0.2f, 0.4f}, {0.1f, 0.1f, 0.1f, 0.1f}, {0.52f, 0.5f, 0.2f, 0.4f}, {0.9f, 0.9f, 0.1f, 0.1f}});
+  DetectionOptions o;  // 0.35 / 0.25, no NMS
+  const auto all = Detect(logits, boxes, *caption, tokenizer, o, 100, 50);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].query, 0);
+  EXPECT_EQ(all[0].phrase, "red car");
+  EXPECT_NEAR(all[0].score, 0.6, 1e-6);
+  EXPECT_NEAR(all[0].x0, 40, 1e-4);
+  EXPECT_NEAR(all[0].y1, 35, 1e-4);
+  EXPECT_EQ(all[1].phrase, "dog");
+  EXPECT_NEAR(all[1].score, 0.95, 1e-6);
+  EXPECT_EQ(all[2].phrase, "dog");
+  o.nms_iou = 0.5f;
+  const auto kept = Detect(logits, boxes, *caption, tokenizer, o, 100, 50);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].query, 2);  // the 0.95 box suppressed the 0.6 one (IoU 0.82)
+  EXPECT_EQ(kept[1].query, 3);
 }
 
 }  // namespace
