@@ -73,6 +73,10 @@ class TorchGroundingEngine : public GroundingEngine {
       if (!r.ok()) return r.status();
       return std::move(r->front());
     }
+    // Checked before joining: one request's bad input never fails the
+    // batch it would have shared with others.
+    if (auto s = CheckImage(image); !s.ok()) return s;
+    if (auto s = ValidateCaption(query.caption); !s.ok()) return s;
     auto mine = std::make_shared<Pending>(Pending{&image, query});
     std::unique_lock<std::mutex> lock(queue_mu_);
     queue_.push_back(mine);
@@ -98,10 +102,21 @@ class TorchGroundingEngine : public GroundingEngine {
       std::vector<GroundingQuery> queries;
       for (const auto& p : batch) images.push_back(p->image), queries.push_back(p->query);
       auto results = DetectBatch(images, queries);
+      std::vector<absl::StatusOr<GroundingResult>> each;
+      if (results.ok()) {
+        for (auto& r : *results) each.emplace_back(std::move(r));
+      } else {
+        // Out of memory (or another failure) of the batch: each alone, so
+        // one that fits still gets its answer.
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto alone = batch.size() > 1 ? DetectBatch({images[i]}, {queries[i]}) : results;
+          each.push_back(alone.ok() ? absl::StatusOr<GroundingResult>(std::move(alone->front()))
+                                    : absl::StatusOr<GroundingResult>(alone.status()));
+        }
+      }
       lock.lock();
       for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i]->result = results.ok() ? absl::StatusOr<GroundingResult>(std::move((*results)[i]))
-                                        : absl::StatusOr<GroundingResult>(results.status());
+        batch[i]->result = std::move(each[i]);
         batch[i]->done = true;
       }
       queue_cv_.notify_all();

@@ -258,6 +258,26 @@ TEST(GroundingEngineTest, ConcurrentDetectsRunAsOneBatchWithTheDetectionsEachGet
     total += int(want->detections.size());
   }
   EXPECT_GT(total, 0);
+  // A bad caption among concurrent calls is refused alone and never joins:
+  // the two good ones still form their batch of two.
+  o.max_batch = 2;
+  auto pair_engine = api::GroundingEngine::Create(o);
+  ASSERT_TRUE(pair_engine.ok()) << pair_engine.status();
+  std::vector<absl::StatusOr<api::GroundingResult>> mixed_calls(3, absl::InternalError("not run"));
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < 3; ++i) {
+    callers.emplace_back([&, i] {
+      api::GroundingQuery q = query(i);
+      if (i == 1) q.caption = ". ? .";
+      mixed_calls[i] = (*pair_engine)->Detect(images[i], q);
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_TRUE(mixed_calls[0].ok()) << mixed_calls[0].status();
+  EXPECT_EQ(mixed_calls[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(mixed_calls[2].ok()) << mixed_calls[2].status();
+  EXPECT_EQ((*pair_engine)->batch_stats().calls, 1u);
+  EXPECT_EQ((*pair_engine)->batch_stats().largest, 2u);
   // Two model-input sizes: two network calls in one DetectBatch.
   image::SceneOptions wide;
   wide.width = 96;
