@@ -91,7 +91,10 @@ def build(case):
 
         gd_backbone.build_swin_transformer = tiny_swin
     gd_model.BertModelWarper = BertWarperOnTransformers5
-    return gd_model.build_groundingdino(cfg)
+    try:
+        return gd_model.build_groundingdino(cfg)  # tokenizer and BERT are in memory after this
+    finally:
+        shutil.rmtree(cfg.text_encoder_type, ignore_errors=True)
 
 
 def randomize(model):
