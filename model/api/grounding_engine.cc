@@ -163,6 +163,7 @@ class TorchGroundingEngine : public GroundingEngine {
           g::DetectionOptions options;
           options.box_threshold = queries[j].box_threshold;
           options.text_threshold = queries[j].text_threshold;
+          options.nms_iou = queries[j].nms_iou;
           for (const g::Detection& d :
                g::Detect(out.logits[k], out.boxes[k], captions[j], *tokenizer_, options,
                          static_cast<float>(images[j]->width), static_cast<float>(images[j]->height)))

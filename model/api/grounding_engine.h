@@ -40,6 +40,7 @@ struct GroundingQuery {
   std::string caption;
   float box_threshold = 0.35f;  // the official defaults
   float text_threshold = 0.25f;
+  float nms_iou = 0;  // 0: no NMS (official); else greedy NMS at this IoU
 };
 
 struct Detection {

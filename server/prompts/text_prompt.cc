@@ -94,6 +94,9 @@ absl::StatusOr<std::unique_ptr<const ParsedPrompt>> ParseText(const v1::Prompt& 
   if (!words.ok()) return words.status();
   query.box_threshold = *box;
   query.text_threshold = *words;
+  if (!std::isfinite(text.nms_iou()) || text.nms_iou() < 0 || text.nms_iou() >= 1)
+    return InvalidField("prompt.text.nms_iou", absl::StrCat(text.nms_iou(), " is not in [0, 1); 0 turns NMS off"));
+  query.nms_iou = text.nms_iou();
   if (!v1::GroundingSource_IsValid(text.source()))
     return InvalidField("prompt.text.source", absl::StrCat("unknown value ", text.source()));
   return std::make_unique<const TextPrompt>(std::move(query), text.source());

@@ -126,6 +126,33 @@ TEST_F(TextPromptTest, DetectionsComeBackAndThePromptMaskIsSamOnTheirBoxes) {
   }
 }
 
+double Iou(const v1::Box& a, const v1::Box& b) {
+  const double w = std::max(0.f, std::min(a.x1(), b.x1()) - std::max(a.x0(), b.x0()));
+  const double h = std::max(0.f, std::min(a.y1(), b.y1()) - std::max(a.y0(), b.y0()));
+  const double area = (a.x1() - a.x0()) * (a.y1() - a.y0()) + (b.x1() - b.x0()) * (b.y1() - b.y0());
+  return w * h / (area - w * h);
+}
+
+TEST_F(TextPromptTest, OptionalNmsKeepsNoTwoBoxesOverlappingMoreThanItsIou) {
+  auto c = server_->Client();
+  auto plain = c->Fuse(TextRequest("person . car .", v1::GROUNDING_SOURCE_VISIBLE));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  auto req = TextRequest("person . car .", v1::GROUNDING_SOURCE_VISIBLE);
+  req.mutable_prompt()->mutable_text()->set_nms_iou(0.5f);
+  auto nms = c->Fuse(req);
+  ASSERT_TRUE(nms.ok()) << nms.status();
+  int overlapping = 0;  // pairs NMS must remove
+  for (int i = 0; i < plain->detections_size(); ++i)
+    for (int j = i + 1; j < plain->detections_size(); ++j)
+      overlapping += Iou(plain->detections(i).box(), plain->detections(j).box()) > 0.5;
+  ASSERT_GT(overlapping, 0) << "no overlapping boxes: the case shows nothing";
+  EXPECT_LT(nms->detections_size(), plain->detections_size());
+  EXPECT_GT(nms->detections_size(), 0);
+  for (int i = 0; i < nms->detections_size(); ++i)
+    for (int j = i + 1; j < nms->detections_size(); ++j)
+      EXPECT_LE(Iou(nms->detections(i).box(), nms->detections(j).box()), 0.5);
+}
+
 TEST_F(TextPromptTest, EachImageSourceAndTheirUnion) {
   auto c = server_->Client();
   std::map<int, v1::FuseResponse> by;
@@ -152,6 +179,7 @@ TEST_F(TextPromptTest, BadCaptionsAndThresholdsAreRefusedNamingTheField) {
     float box = 0.05f, text = 0.05f;
     int source = 0;
     std::string message;
+    float nms = 0;
   };
   const Bad bad[] = {{"", 0.05f, 0.05f, 0, "prompt.text.text: is empty"},
                      {" \t ", 0.05f, 0.05f, 0, "prompt.text.text: is empty"},
@@ -159,11 +187,13 @@ TEST_F(TextPromptTest, BadCaptionsAndThresholdsAreRefusedNamingTheField) {
                      {". ? .", 0.05f, 0.05f, 0, "prompt.text.text: holds no word"},
                      {"car .", 1.5f, 0.05f, 0, "prompt.text.box_threshold: 1.5 is not in (0, 1)"},
                      {"car .", 0.05f, -0.1f, 0, "prompt.text.text_threshold: -0.1 is not in (0, 1)"},
-                     {"car .", 0.05f, 0.05f, 9, "prompt.text.source: unknown value 9"}};
+                     {"car .", 0.05f, 0.05f, 9, "prompt.text.source: unknown value 9"},
+                     {"car .", 0.05f, 0.05f, 0, "prompt.text.nms_iou: 1.5 is not in [0, 1)", 1.5f}};
   for (const Bad& b : bad) {
     auto r = TextRequest(b.caption, v1::GroundingSource(b.source));
     r.mutable_prompt()->mutable_text()->set_box_threshold(b.box);
     r.mutable_prompt()->mutable_text()->set_text_threshold(b.text);
+    r.mutable_prompt()->mutable_text()->set_nms_iou(b.nms);
     auto resp = c->Fuse(r);
     EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << b.message;
     EXPECT_EQ(resp.status().message().rfind(b.message, 0), 0u) << resp.status();
