@@ -161,6 +161,7 @@ def detections(data, k, out, tokenized, tokenizer):
 
 def main():
     out_path, case = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(1)  # deterministic sums under load (see the C++ test)
     model = build(case)
     randomize(model)
     model.eval()
