@@ -77,18 +77,23 @@ def runs(fn):
     return out
 
 
-def emit_runs(name, rs):
-    print(f"extern const CodeRun {name}[] = {{")
+def emit(name, typ, rows, fmt):
+    """One C++ array of `typ` (rows formatted by `fmt`) and its size."""
+    print(f"extern const {typ} {name}[] = {{")
     line = ""
-    for c, v in rs:
-        item = f"{{0x{c:X}, {v}}}, "
+    for r in rows:
+        item = fmt(r) + ", "
         if len(line) + len(item) > 110:
             print("    " + line.rstrip())
             line = ""
         line += item
     print("    " + line.rstrip())
     print("};")
-    print(f"extern const size_t {name}Size = {len(rs)};")
+    print(f"extern const size_t {name}Size = {len(rows)};")
+
+
+def code_run(r):
+    return f"{{0x{r[0]:X}, {r[1]}}}"
 
 
 def main():
@@ -119,26 +124,12 @@ def main():
     print()
     print("namespace ctrlfuse::model::grounding::unicode::tables {")
     print()
-    emit_runs("kClassRuns", runs(bert_class))
-    emit_runs("kSigmaRuns", runs(sigma_flag))
-
-    def emit(name, typ, rows, fmt):
-        print(f"extern const {typ} {name}[] = {{")
-        line = ""
-        for r in rows:
-            item = fmt(r) + ", "
-            if len(line) + len(item) > 110:
-                print("    " + line.rstrip())
-                line = ""
-            line += item
-        print("    " + line.rstrip())
-        print("};")
-        print(f"extern const size_t {name}Size = {len(rows)};")
-
+    emit("kClassRuns", "CodeRun", runs(bert_class), code_run)
+    emit("kSigmaRuns", "CodeRun", runs(sigma_flag), code_run)
     emit("kLower", "LowerEntry", lower, lambda r: f"{{0x{r[0]:X}, 0x{r[1]:X}, 0x{r[2]:X}}}")
     emit("kDecomposition", "DecompositionEntry", decomp, lambda r: f"{{0x{r[0]:X}, {r[1]}, {r[2]}}}")
     emit("kDecompositionChars", "char32_t", flat, lambda r: f"0x{r:X}")
-    emit("kCombiningClass", "CodeRun", ccc, lambda r: f"{{0x{r[0]:X}, {r[1]}}}")
+    emit("kCombiningClass", "CodeRun", ccc, code_run)
     emit("kPythonSpace", "char32_t", spaces, lambda r: f"0x{r:X}")
     print()
     print("}  // namespace ctrlfuse::model::grounding::unicode::tables")

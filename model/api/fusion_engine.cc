@@ -55,18 +55,6 @@ std::vector<uint8_t> ToBytes(const torch::Tensor& x01) {  // [1,C,H,W] -> HWC ui
   return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
 }
 
-absl::Status CheckImage(const ImageData& img, const char* field) {
-  if (img.width <= 0 || img.height <= 0) return absl::InvalidArgumentError(absl::StrCat(field, ": empty image"));
-  if (img.channels != 1 && img.channels != 3)
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", img.channels, " channels, expected 1 or 3"));
-  if (img.bit_depth != 8 && img.bit_depth != 16)
-    return absl::InvalidArgumentError(absl::StrCat(field, ": bit depth ", img.bit_depth, ", expected 8 or 16"));
-  if (img.bytes.size() != img.ExpectedBytes())
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", img.bytes.size(), " bytes, expected ", img.ExpectedBytes()));
-  return absl::OkStatus();
-}
-
 class TorchFusionEngine : public FusionEngine {
  public:
   TorchFusionEngine(CtrlFuseNet net, model::Placement placement, ModelInfo info)
@@ -83,8 +71,8 @@ class TorchFusionEngine : public FusionEngine {
     }
     const int w = ir[0]->width, h = ir[0]->height;
     for (size_t i = 0; i < ir.size(); ++i) {
-      if (auto s = CheckImage(*ir[i], "infrared"); !s.ok()) return s;
-      if (auto s = CheckImage(*vis[i], "visible"); !s.ok()) return s;
+      if (auto s = CheckImageData(*ir[i], "infrared"); !s.ok()) return s;
+      if (auto s = CheckImageData(*vis[i], "visible"); !s.ok()) return s;
       if (ir[i]->width != w || ir[i]->height != h || vis[i]->width != w || vis[i]->height != h)
         return absl::InvalidArgumentError("Encode: all images of a batch must share one size");
     }
@@ -205,7 +193,7 @@ class TorchFusionEngine : public FusionEngine {
   }
 
   absl::StatusOr<std::vector<uint8_t>> SegmentVisible(const ImageData& vis, const GeometricPrompt& prompt) override {
-    if (auto s = CheckImage(vis, "visible"); !s.ok()) return s;
+    if (auto s = CheckImageData(vis, "visible"); !s.ok()) return s;
     if (prompt.boxes.empty() && prompt.points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
     try {
       torch::InferenceMode guard;
@@ -256,6 +244,18 @@ class TorchFusionEngine : public FusionEngine {
 };
 
 }  // namespace
+
+absl::Status CheckImageData(const ImageData& img, const char* field) {
+  if (img.width <= 0 || img.height <= 0) return absl::InvalidArgumentError(absl::StrCat(field, ": empty image"));
+  if (img.channels != 1 && img.channels != 3)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", img.channels, " channels, expected 1 or 3"));
+  if (img.bit_depth != 8 && img.bit_depth != 16)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": bit depth ", img.bit_depth, ", expected 8 or 16"));
+  if (img.bytes.size() != img.ExpectedBytes())
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", img.bytes.size(), " bytes, expected ", img.ExpectedBytes()));
+  return absl::OkStatus();
+}
 
 std::vector<std::string> KnownConfigs() { return model::ConfigNames(); }
 

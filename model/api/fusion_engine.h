@@ -134,6 +134,10 @@ class FusionEngine {
   virtual const ModelInfo& info() const = 0;
 };
 
+// INVALID_ARGUMENT naming `field` when `img` is empty, has a channel count
+// or bit depth the engines do not take, or bytes that do not match its size.
+absl::Status CheckImageData(const ImageData& img, const char* field);
+
 // Names of the model configurations the engine knows.
 std::vector<std::string> KnownConfigs();
 

@@ -38,13 +38,6 @@ torch::Tensor ToRgb8(const ImageData& img) {
   return t.flip(2).contiguous();  // BGR -> RGB
 }
 
-absl::Status CheckImage(const ImageData& image) {
-  if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
-      (image.bit_depth != 8 && image.bit_depth != 16) || image.bytes.size() != image.ExpectedBytes())
-    return absl::InvalidArgumentError("grounding: malformed image");
-  return absl::OkStatus();
-}
-
 class TorchGroundingEngine : public GroundingEngine {
  public:
   TorchGroundingEngine(g::GroundingDino model, std::shared_ptr<const g::BertTokenizer> tokenizer, torch::Device device,
@@ -75,7 +68,7 @@ class TorchGroundingEngine : public GroundingEngine {
     }
     // Checked before joining: one request's bad input never fails the
     // batch it would have shared with others.
-    if (auto s = CheckImage(image); !s.ok()) return s;
+    if (auto s = CheckImageData(image, "grounding image"); !s.ok()) return s;
     if (auto s = ValidateCaption(query.caption); !s.ok()) return s;
     auto mine = std::make_shared<Pending>(Pending{&image, query});
     std::unique_lock<std::mutex> lock(queue_mu_);
@@ -130,7 +123,7 @@ class TorchGroundingEngine : public GroundingEngine {
       return absl::InvalidArgumentError("grounding: one query per image, at least one");
     std::vector<g::TokenizedCaption> captions;
     for (size_t i = 0; i < images.size(); ++i) {
-      if (auto s = CheckImage(*images[i]); !s.ok()) return s;
+      if (auto s = CheckImageData(*images[i], "grounding image"); !s.ok()) return s;
       std::string error;
       auto caption = g::TokenizeCaption(*tokenizer_, queries[i].caption, &error);
       if (!caption) return absl::InvalidArgumentError(error);

@@ -53,14 +53,14 @@ class TextPrompt : public ParsedPrompt {
     api::GeometricPrompt boxes;
     for (const api::Detection& d : dets) {
       boxes.boxes.push_back({d.x0, d.y0, d.x1, d.y1});
-      v1::Detection* out = &*r.detections.emplace(r.detections.end());
-      out->mutable_box()->set_x0(d.x0);
-      out->mutable_box()->set_y0(d.y0);
-      out->mutable_box()->set_x1(d.x1);
-      out->mutable_box()->set_y1(d.y1);
-      out->set_score(d.score);
-      out->set_phrase(d.phrase);
-      out->set_source(source);
+      v1::Detection& out = r.detections.emplace_back();
+      out.mutable_box()->set_x0(d.x0);
+      out.mutable_box()->set_y0(d.y0);
+      out.mutable_box()->set_x1(d.x1);
+      out.mutable_box()->set_y1(d.y1);
+      out.set_score(d.score);
+      out.set_phrase(d.phrase);
+      out.set_source(source);
     }
     auto mask = services.engine->SegmentVisible(image, boxes);
     if (!mask.ok()) return mask.status();
