@@ -2,6 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "quality/kernels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,35 +11,31 @@
 namespace ctrlfuse::quality {
 namespace {
 
-// MATLAB's filter2(win, x, 'valid') for a separable window win = k * k':
-// correlation, border-free region only. Two 1-D passes instead of one 2-D
-// pass (11x11: 22 taps instead of 121).
-cv::Mat FilterValid(const cv::Mat& x, const cv::Mat& k) {
-  const int r = k.rows / 2;
-  if (x.rows <= 2 * r || x.cols <= 2 * r) return cv::Mat();
-  cv::Mat full;
-  cv::sepFilter2D(x, full, CV_64F, k, k, cv::Point(-1, -1), 0, cv::BORDER_CONSTANT | cv::BORDER_ISOLATED);
-  return full(cv::Rect(r, r, x.cols - 2 * r, x.rows - 2 * r));  // a view: no copy
-}
-
-// x(1:2:end, 1:2:end) in MATLAB terms.
-cv::Mat Subsample2(const cv::Mat& x) {
-  cv::Mat out((x.rows + 1) / 2, (x.cols + 1) / 2, CV_64F);
-  for (int i = 0; i < out.rows; ++i)
-    for (int j = 0; j < out.cols; ++j) out.at<double>(i, j) = x.at<double>(2 * i, 2 * j);
-  return out;
-}
+using kernels::FilterValid;  // MATLAB's filter2(k * k', x, 'valid')
 
 // 1-D factor of MATLAB's fspecial('gaussian', size, sigma) (normalised).
 cv::Mat Gaussian1D(int size, double sigma) { return cv::getGaussianKernel(size, sigma, CV_64F); }
 
-// Grey levels of a CV_64F 0..255 image as bin indices.
+// Grey levels of a CV_64F 0..255 image as bin indices: lround (halves away
+// from zero), clamped to 0..255. Written out because lround was a tenth of
+// MI's time: v - trunc(v) is exact for these magnitudes, so `frac >= 0.5`
+// is lround's own test.
 std::vector<uint8_t> Bins(const cv::Mat& x) {
   std::vector<uint8_t> out(x.total());
   size_t k = 0;
   for (int i = 0; i < x.rows; ++i) {
     const double* p = x.ptr<double>(i);
-    for (int j = 0; j < x.cols; ++j) out[k++] = uint8_t(std::clamp(int(std::lround(p[j])), 0, 255));
+    for (int j = 0; j < x.cols; ++j) {
+      const double v = p[j];
+      int b = 0;
+      if (v >= 255) {
+        b = 255;
+      } else if (v > 0) {  // NaN and negatives: 0
+        const int t = int(v);
+        b = t + (v - t >= 0.5 ? 1 : 0);
+      }
+      out[k++] = uint8_t(b);
+    }
   }
   return out;
 }
@@ -47,6 +45,17 @@ double EntropyOf(const std::vector<double>& counts, double n) {
   for (double c : counts)
     if (c > 0) e -= c / n * std::log2(c / n);
   return e;
+}
+
+double MutualInformationOfBins(const std::vector<uint8_t>& bx, const std::vector<uint8_t>& bf) {
+  std::vector<double> joint(256 * 256, 0), hx(256, 0), hf(256, 0);
+  for (size_t k = 0; k < bx.size(); ++k) {
+    joint[bx[k] * 256 + bf[k]] += 1;
+    hx[bx[k]] += 1;
+    hf[bf[k]] += 1;
+  }
+  const double n = double(bf.size());
+  return EntropyOf(hx, n) + EntropyOf(hf, n) - EntropyOf(joint, n);
 }
 
 // How a reference applies its Sobel kernels. The sign of gx or gy is all
@@ -72,21 +81,37 @@ void SobelStrengthOrientation(const cv::Mat& x, int border, double scale, SobelC
   cv::sepFilter2D(x, gy, CV_64F, s * scale, d, cv::Point(-1, -1), 0, border);
   *g = cv::Mat(x.size(), CV_64F);
   *alpha = cv::Mat(x.size(), CV_64F);
-  for (int i = 0; i < x.rows; ++i) {
-    const double *px = gx.ptr<double>(i), *py = gy.ptr<double>(i);
-    double *pg = g->ptr<double>(i), *pa = alpha->ptr<double>(i);
-    for (int j = 0; j < x.cols; ++j) {
-      pg[j] = std::sqrt(px[j] * px[j] + py[j] * py[j]);
-      pa[j] = px[j] == 0 ? M_PI / 2 : std::atan(py[j] / px[j]);
-    }
-  }
+  for (int i = 0; i < x.rows; ++i)
+    kernels::StrengthOrientation(gx.ptr<double>(i), gy.ptr<double>(i), g->ptr<double>(i), alpha->ptr<double>(i),
+                                 size_t(x.cols));
 }
 
-double Pearson(const cv::Mat& x, const cv::Mat& y) {
-  cv::Scalar mx = cv::mean(x), my = cv::mean(y);
-  cv::Mat dx = x - mx[0], dy = y - my[0];
-  const double num = dx.dot(dy), den = std::sqrt(dx.dot(dx) * dy.dot(dy));
-  return den == 0 ? 0 : num / den;
+// Pearson's r in two passes (means, then centred sums), with no
+// temporaries; `y_minus` (when given) is subtracted from y first, for SCD's
+// difference images.
+double Pearson(const cv::Mat& x, const cv::Mat& y, const cv::Mat* y_minus = nullptr) {
+  auto yv = [&](int i, int j) { return y_minus ? y.at<double>(i, j) - y_minus->at<double>(i, j) : y.at<double>(i, j); };
+  double sx = 0, sy = 0;
+  for (int i = 0; i < x.rows; ++i) {
+    const double* px = x.ptr<double>(i);
+    for (int j = 0; j < x.cols; ++j) {
+      sx += px[j];
+      sy += yv(i, j);
+    }
+  }
+  const double n = double(x.total()), mx = sx / n, my = sy / n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (int i = 0; i < x.rows; ++i) {
+    const double* px = x.ptr<double>(i);
+    for (int j = 0; j < x.cols; ++j) {
+      const double dx = px[j] - mx, dy = yv(i, j) - my;
+      sxy += dx * dy;
+      sxx += dx * dx;
+      syy += dy * dy;
+    }
+  }
+  const double den = std::sqrt(sxx * syy);
+  return den == 0 ? 0 : sxy / den;
 }
 
 }  // namespace
@@ -159,17 +184,7 @@ double AverageGradient(const cv::Mat& f) {
 
 // MI(X,F) = H(X) + H(F) - H(X,F) from 256-bin marginals and a 256x256 joint
 // histogram, in bits (toolbox C reports nats: bits = nats * 1.4427).
-double MutualInformation(const cv::Mat& x, const cv::Mat& f) {
-  std::vector<double> joint(256 * 256, 0), hx(256, 0), hf(256, 0);
-  const auto bx = Bins(x), bf = Bins(f);
-  for (size_t k = 0; k < bx.size(); ++k) {
-    joint[bx[k] * 256 + bf[k]] += 1;
-    hx[bx[k]] += 1;
-    hf[bf[k]] += 1;
-  }
-  const double n = double(f.total());
-  return EntropyOf(hx, n) + EntropyOf(hf, n) - EntropyOf(joint, n);
-}
+double MutualInformation(const cv::Mat& x, const cv::Mat& f) { return MutualInformationOfBins(Bins(x), Bins(f)); }
 
 double Correlation(const cv::Mat& x, const cv::Mat& y) { return Pearson(x, y); }
 
@@ -181,15 +196,20 @@ double Correlation(const cv::Mat& x, const cv::Mat& y) { return Pearson(x, y); }
 double Ssim(const cv::Mat& x, const cv::Mat& y) {
   const cv::Mat w = Gaussian1D(11, 1.5);
   const double c1 = std::pow(0.01 * 255, 2), c2 = std::pow(0.03 * 255, 2);
-  cv::Mat mx = FilterValid(x, w), my = FilterValid(y, w);
+  const cv::Mat mx = FilterValid(x, w), my = FilterValid(y, w);
   if (mx.empty()) return 0;
-  cv::Mat sxx = FilterValid(x.mul(x), w) - mx.mul(mx), syy = FilterValid(y.mul(y), w) - my.mul(my);
-  cv::Mat sxy = FilterValid(x.mul(y), w) - mx.mul(my);
-  cv::Mat num = (2 * mx.mul(my) + c1).mul(2 * sxy + c2);
-  cv::Mat den = (mx.mul(mx) + my.mul(my) + c1).mul(sxx + syy + c2);
-  cv::Mat map;
-  cv::divide(num, den, map);
-  return cv::mean(map)[0];
+  const cv::Mat fxx = FilterValid(x.mul(x), w), fyy = FilterValid(y.mul(y), w), fxy = FilterValid(x.mul(y), w);
+  double sum = 0;
+  for (int i = 0; i < mx.rows; ++i) {
+    const double *px = mx.ptr<double>(i), *py = my.ptr<double>(i);
+    const double *pxx = fxx.ptr<double>(i), *pyy = fyy.ptr<double>(i), *pxy = fxy.ptr<double>(i);
+    for (int j = 0; j < mx.cols; ++j) {
+      const double a = px[j], b = py[j];
+      const double sxx = pxx[j] - a * a, syy = pyy[j] - b * b, sxy = pxy[j] - a * b;
+      sum += (2 * (a * b) + c1) * (2 * sxy + c2) / ((a * a + b * b + c1) * (sxx + syy + c2));
+    }
+  }
+  return sum / double(mx.total());
 }
 
 // Pixel-domain multi-scale VIF (vifp_mscale): noise variance 2; scales
@@ -197,27 +217,28 @@ double Ssim(const cv::Mat& x, const cv::Mat& y) {
 // filtering, and a filter + subsample by 2 between scales.
 double Vif(const cv::Mat& ref_in, const cv::Mat& dist_in) {
   const double sigma_nsq = 2, eps = 1e-10;
-  cv::Mat ref = ref_in.clone(), dist = dist_in.clone();
+  cv::Mat ref = ref_in, dist = dist_in;  // replaced, never written
   double num = 0, den = 0;
   for (int s = 1; s <= 4; ++s) {
     const int n = (1 << (5 - s)) + 1;
     const cv::Mat win = Gaussian1D(n, n / 5.0);
-    if (s > 1) {
-      ref = FilterValid(ref, win);
-      dist = FilterValid(dist, win);
+    if (s > 1) {  // filter, then keep every second row and column
+      ref = FilterValid(ref, win, 2);
+      dist = FilterValid(dist, win, 2);
       if (ref.empty()) break;
-      ref = Subsample2(ref);
-      dist = Subsample2(dist);
     }
-    cv::Mat mu1 = FilterValid(ref, win), mu2 = FilterValid(dist, win);
+    const cv::Mat mu1 = FilterValid(ref, win), mu2 = FilterValid(dist, win);
     if (mu1.empty()) break;
-    cv::Mat s1 = FilterValid(ref.mul(ref), win) - mu1.mul(mu1);
-    cv::Mat s2 = FilterValid(dist.mul(dist), win) - mu2.mul(mu2);
-    cv::Mat s12 = FilterValid(ref.mul(dist), win) - mu1.mul(mu2);
-    for (int i = 0; i < s1.rows; ++i)
-      for (int j = 0; j < s1.cols; ++j) {
-        double v1 = std::max(0.0, s1.at<double>(i, j)), v2 = std::max(0.0, s2.at<double>(i, j));
-        const double v12 = s12.at<double>(i, j);
+    const cv::Mat f11 = FilterValid(ref.mul(ref), win), f22 = FilterValid(dist.mul(dist), win);
+    const cv::Mat f12 = FilterValid(ref.mul(dist), win);
+    // The two log10 arguments of a row, then their logs in one call.
+    std::vector<double> num_arg(size_t(mu1.cols)), den_arg(size_t(mu1.cols));
+    for (int i = 0; i < mu1.rows; ++i) {
+      const double *m1 = mu1.ptr<double>(i), *m2 = mu2.ptr<double>(i);
+      const double *p11 = f11.ptr<double>(i), *p22 = f22.ptr<double>(i), *p12 = f12.ptr<double>(i);
+      for (int j = 0; j < mu1.cols; ++j) {
+        double v1 = std::max(0.0, p11[j] - m1[j] * m1[j]), v2 = std::max(0.0, p22[j] - m2[j] * m2[j]);
+        const double v12 = p12[j] - m1[j] * m2[j];
         double g = v12 / (v1 + eps), sv = v2 - g * v12;
         if (v1 < eps) {
           g = 0;
@@ -233,9 +254,16 @@ double Vif(const cv::Mat& ref_in, const cv::Mat& dist_in) {
           g = 0;
         }
         if (sv <= eps) sv = eps;
-        num += std::log10(1 + g * g * v1 / (sv + sigma_nsq));
-        den += std::log10(1 + v1 / sigma_nsq);
+        num_arg[size_t(j)] = 1 + g * g * v1 / (sv + sigma_nsq);
+        den_arg[size_t(j)] = 1 + v1 / sigma_nsq;
       }
+      kernels::Log10(num_arg.data(), num_arg.data(), num_arg.size());
+      kernels::Log10(den_arg.data(), den_arg.data(), den_arg.size());
+      for (size_t j = 0; j < num_arg.size(); ++j) {  // in the same order as one pass would add them
+        num += num_arg[j];
+        den += den_arg[j];
+      }
+    }
   }
   return den == 0 ? 0 : num / den;
 }
@@ -253,18 +281,29 @@ double Qabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f) {
   SobelStrengthOrientation(a, cv::BORDER_CONSTANT, 1, conv2, &ga, &aa);
   SobelStrengthOrientation(b, cv::BORDER_CONSTANT, 1, conv2, &gb, &ab);
   SobelStrengthOrientation(f, cv::BORDER_CONSTANT, 1, conv2, &gf, &af);
-  auto q = [&](double gx, double ax, double gfv, double afv) {
+  // The exponents of one row (strength and orientation terms for each
+  // source), then their exponentials in one call.
+  auto exponents = [&](double gx, double ax, double gfv, double afv, double* e) {
     const double G = gx > gfv ? gfv / gx : gx == gfv ? gfv : gx / gfv;
     const double A = 1 - std::abs(ax - afv) / (M_PI / 2);
-    return tg / (1 + std::exp(kg * (G - dg))) * ta / (1 + std::exp(ka * (A - da)));
+    e[0] = kg * (G - dg);
+    e[1] = ka * (A - da);
   };
+  auto q = [&](const double* e) { return tg / (1 + e[0]) * ta / (1 + e[1]); };
+  const size_t cols = size_t(f.cols);
+  std::vector<double> e(4 * cols);  // per pixel: A's two, then B's two
   double num = 0, den = 0;
   for (int i = 0; i < f.rows; ++i) {
     const double *pga = ga.ptr<double>(i), *pgb = gb.ptr<double>(i), *pgf = gf.ptr<double>(i);
     const double *paa = aa.ptr<double>(i), *pab = ab.ptr<double>(i), *paf = af.ptr<double>(i);
-    for (int j = 0; j < f.cols; ++j) {
-      if (pga[j] > 0) num += q(pga[j], paa[j], pgf[j], paf[j]) * pga[j];
-      if (pgb[j] > 0) num += q(pgb[j], pab[j], pgf[j], paf[j]) * pgb[j];
+    for (size_t j = 0; j < cols; ++j) {
+      exponents(pga[j], paa[j], pgf[j], paf[j], &e[4 * j]);
+      exponents(pgb[j], pab[j], pgf[j], paf[j], &e[4 * j + 2]);
+    }
+    kernels::Exp(e.data(), e.data(), e.size());
+    for (size_t j = 0; j < cols; ++j) {
+      if (pga[j] > 0) num += q(&e[4 * j]) * pga[j];
+      if (pgb[j] > 0) num += q(&e[4 * j + 2]) * pgb[j];
       den += pga[j] + pgb[j];
     }
   }
@@ -283,21 +322,30 @@ double Nabf(const cv::Mat& a, const cv::Mat& b, const cv::Mat& f) {
   SobelStrengthOrientation(a, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &ga, &aa);
   SobelStrengthOrientation(b, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &gb, &ab);
   SobelStrengthOrientation(f, cv::BORDER_REFLECT_101, 1.0 / 8, corr, &gf, &af);
-  auto q = [&](double gx, double ax, double gfv, double afv) {
+  // As in Qabf: a row's exponents, then their exponentials in one call.
+  auto exponents = [&](double gx, double ax, double gfv, double afv, double* e) {
     const double G = gx == gfv ? 1.0 : gx > gfv ? gfv / gx : gx / gfv;
     const double A = 1 - std::abs(ax - afv) / (M_PI / 2);
-    return nrg / (1 + std::exp(-kg * (G - sg))) * nra / (1 + std::exp(-ka * (A - sa)));
+    e[0] = -kg * (G - sg);
+    e[1] = -ka * (A - sa);
   };
+  auto q = [&](const double* e) { return nrg / (1 + e[0]) * nra / (1 + e[1]); };
+  const size_t cols = size_t(f.cols);
+  std::vector<double> e(4 * cols);
   double num = 0, den = 0;
   for (int i = 0; i < f.rows; ++i) {
     const double *pga = ga.ptr<double>(i), *pgb = gb.ptr<double>(i), *pgf = gf.ptr<double>(i);
     const double *paa = aa.ptr<double>(i), *pab = ab.ptr<double>(i), *paf = af.ptr<double>(i);
-    for (int j = 0; j < f.cols; ++j) {
+    for (size_t j = 0; j < cols; ++j) {
+      exponents(pga[j], paa[j], pgf[j], paf[j], &e[4 * j]);
+      exponents(pgb[j], pab[j], pgf[j], paf[j], &e[4 * j + 2]);
+    }
+    kernels::Exp(e.data(), e.data(), e.size());
+    for (size_t j = 0; j < cols; ++j) {
       const double gav = pga[j], gbv = pgb[j], gfv = pgf[j];
       const double wa = gav >= td ? gav * std::sqrt(gav) : wt_min, wb = gbv >= td ? gbv * std::sqrt(gbv) : wt_min;
       den += wa + wb;
-      if (gfv > gav && gfv > gbv)
-        num += (1 - q(gav, paa[j], gfv, paf[j])) * wa + (1 - q(gbv, pab[j], gfv, paf[j])) * wb;
+      if (gfv > gav && gfv > gbv) num += (1 - q(&e[4 * j])) * wa + (1 - q(&e[4 * j + 2])) * wb;
     }
   }
   return den == 0 ? 0 : num / den;
@@ -318,9 +366,12 @@ std::map<std::string, double> Compute(const cv::Mat& ir, const cv::Mat& vis, con
     if (n == "SD") return StandardDeviation(F);
     if (n == "SF") return SpatialFrequency(F);
     if (n == "AG") return AverageGradient(F);
-    if (n == "MI") return MutualInformation(A, F) + MutualInformation(B, F);
+    if (n == "MI") {  // F's bins once for both sources
+      const auto bf = Bins(F);
+      return MutualInformationOfBins(Bins(A), bf) + MutualInformationOfBins(Bins(B), bf);
+    }
     if (n == "CC") return 0.5 * (Pearson(A, F) + Pearson(B, F));
-    if (n == "SCD") return Pearson(F - B, A) + Pearson(F - A, B);
+    if (n == "SCD") return Pearson(A, F, &B) + Pearson(B, F, &A);  // r(F - B, A) + r(F - A, B)
     if (n == "MSE") return mse01();
     // The field's "+48 dB" convention: 20 log10(255 / sqrt(MSE on [0,1])).
     // MSE = 0 (identical images) is floored at 1e-10 to stay a finite number.

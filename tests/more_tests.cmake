@@ -40,7 +40,7 @@ foreach(t server_unit_tests server_tests text_prompt_tests process_tests)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
 endforeach()
 
-add_executable(quality_tests quality/quality_test.cc)
+add_executable(quality_tests quality/quality_test.cc quality/kernels_test.cc)
 target_link_libraries(quality_tests PRIVATE ctrlfuse_quality opencv_imgcodecs GTest::gtest GTest::gtest_main)
 target_include_directories(quality_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(quality_tests PRIVATE CTRLFUSE_EVAL_BINARY="$<TARGET_FILE:ctrlfuse-eval>"
