@@ -4,7 +4,9 @@
 // usage: model_bench CONFIG WIDTH HEIGHT BATCH [REPEATS] [THREADS]
 // env: CTRLFUSE_BENCH_DEVICE (cpu, cuda), CTRLFUSE_BENCH_PRECISION (fp32,
 // fp16, bf16, amp_fp16, amp_bf16), CTRLFUSE_BENCH_COMPARE, CTRLFUSE_BENCH_INPUTS
-// (below). On CUDA
+// (below), CTRLFUSE_BENCH_CHECKPOINT (weights to load, e.g. the server's
+// bundled demo model; default seeded random), CTRLFUSE_BENCH_FLUSH_DENORMALS=0
+// (subnormals are flushed by default, as the engine computes). On CUDA
 // the last column is the peak device memory.
 #include <sys/resource.h>
 
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "model/checkpoint/checkpoint.h"
 #include "model/checkpoint/torch_pickle.h"
 #include "model/ctrlfuse_net.h"
 #include "model/device.h"
@@ -50,9 +53,12 @@ int main(int argc, char** argv) {
   }
   torch::manual_seed(0);
   CtrlFuseNet net(config);
+  if (const char* ckpt = std::getenv("CTRLFUSE_BENCH_CHECKPOINT")) LoadAnyCheckpoint(net, ckpt);
   net->eval();
   net->to(place.device, place.dtype);
   torch::InferenceMode guard;
+  const char* flush = std::getenv("CTRLFUSE_BENCH_FLUSH_DENORMALS");
+  FlushDenormalsGuard flush_denormals(!flush || std::string(flush) != "0");
   auto opts = torch::TensorOptions().device(place.device).dtype(place.dtype);
   auto vis = torch::rand({b, 1, h, w}, opts).expand({b, 3, h, w}).contiguous();
   auto ir = torch::rand({b, 1, h, w}, opts).expand({b, 3, h, w}).contiguous();

@@ -14,10 +14,12 @@ IR="$T/s/ir/0000.png" VIS="$T/s/vi/0000.png" MASK="$T/s/mask/0000.png"
 # The model-only run sees the same scenes the server gets, as the engine
 # would feed them (not noise).
 "$PY" "$(dirname "$0")/scene_tensors.py" "$T/s" "$T/scenes.pth" >/dev/null
+BUNDLED="$(cd "$(dirname "$0")/.." && pwd)/models/tiny-demo.pth"
 
 start_server() {  # args: extra flags
   rm -f "$T/out" "$T/log"  # the previous server's "ready" line and port must not be read
-  "$B/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 320x240 "$@" \
+  "$B/server/ctrlfuse-server" --port 0 --metrics_port 0 --host 127.0.0.1 --warmup_sizes 320x240 \
+    --checkpoint "$BUNDLED" "$@" \
     >"$T/out" 2>"$T/log" &
   PID=$!
   wait_until_serving "$PID" "$T/log"
@@ -29,7 +31,11 @@ json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2
 echo "| max batch | model-only images/s (the same 320x240 scenes, same batch) | served images/s (16 clients) | efficiency | p50 ms | p99 ms | mean batch |"
 echo "|---|---|---|---|---|---|---|"
 for mb in 1 4; do
-  model=$(CTRLFUSE_BENCH_INPUTS="$T/scenes.pth" "$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$8); print $8}')
+  # ... and the weights it serves (the bundled demo model, the server's
+  # default for tiny): a trained checkpoint does not cost what random
+  # weights do (its subnormals, docs/performance.md).
+  model=$(CTRLFUSE_BENCH_INPUTS="$T/scenes.pth" CTRLFUSE_BENCH_CHECKPOINT="$BUNDLED" \
+    "$B/bench/model_bench" tiny 320 240 "$mb" 3 | awk -F'|' '{gsub(/ /,"",$8); print $8}')
   # Cache off: every request runs the encoder, as distinct pairs would.
   start_server --max_batch_size "$mb" --max_queue_delay_ms 20 --cache_mb 0
   # 16 distinct pairs in turn (identical pairs in a batch would be encoded once).

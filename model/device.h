@@ -16,16 +16,19 @@ struct Placement {
   // NHWC activations: faster convolutions on CUDA (tensor cores) with half
   // precision; on this CPU's oneDNN build the default layout measured faster.
   bool channels_last = false;
-  // Mixed precision (CUDA only, "amp_fp16" / "amp_bf16"): the weights stay
-  // fp32 and LibTorch's autocast runs the matrix products and convolutions
-  // in this dtype, the rest in fp32. kFloat32 means no autocast.
+  // Mixed precision ("amp_fp16" / "amp_bf16" on CUDA, "amp_bf16" on CPU,
+  // opt-in): the weights stay fp32 and LibTorch's autocast runs the matrix
+  // products and convolutions in this dtype, the rest in fp32. kFloat32
+  // means no autocast.
   torch::ScalarType autocast_dtype = torch::kFloat32;
 };
 
 // device: "cpu", "cuda", "cuda:N"; precision: "fp32", "fp16", "bf16" (the
 // whole network cast), "amp_fp16", "amp_bf16" (autocast).
-// Returns an error message, empty on success. Half precisions are refused
-// on CPU: the server's CPU path is measured and tested in fp32 only.
+// Returns an error message, empty on success. On CPU only fp32 and
+// amp_bf16 (opt-in: fast only with AVX512-BF16/AMX; its quality change is
+// measured in docs/performance.md); the whole-network casts and fp16 need
+// CUDA.
 std::string ParsePlacement(const std::string& device, const std::string& precision, Placement* out);
 
 bool CudaAvailable();
@@ -43,8 +46,33 @@ class AutocastGuard {
 
  private:
   bool active_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;
   bool was_enabled_ = false;
   torch::ScalarType was_dtype_ = torch::kFloat32;
+};
+
+// Denormal (subnormal) floats flushed to zero, as TensorFlow's CPU runtime
+// computes (ONNX Runtime has it as a session option): a trained
+// checkpoint's near-zero weights and the activations they make fall below
+// FLT_MIN (1.2e-38), and each x86 operation on such a value takes a
+// microcode assist; the bundled demo model's engine measured 1.3x slower
+// for it, its encode 1.5x (docs/performance.md, "Serving"). Results
+// change only where a value lies below FLT_MIN, by less than FLT_MIN.
+// For the guard's life the calling thread flushes (FTZ and DAZ, x86 MXCSR;
+// restored after), and LibTorch's intra-op pool threads are set once per
+// guard and stay set (they run LibTorch work only). A no-op off x86 and
+// when `enabled` is false. Construct on the thread that runs the forward;
+// not copyable.
+class FlushDenormalsGuard {
+ public:
+  explicit FlushDenormalsGuard(bool enabled = true);
+  ~FlushDenormalsGuard();
+  FlushDenormalsGuard(const FlushDenormalsGuard&) = delete;
+  FlushDenormalsGuard& operator=(const FlushDenormalsGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  unsigned saved_csr_ = 0;
 };
 
 // Intra-op threads for LibTorch. 0 = one per available core. The wheel's

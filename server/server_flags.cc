@@ -19,8 +19,13 @@ ABSL_FLAG(std::string, bundled_model, CTRLFUSE_BUNDLED_MODEL, "Path of the bundl
 ABSL_FLAG(uint64_t, seed, 0, "Seed for random weights when no checkpoint is loaded.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N.");
 ABSL_FLAG(std::string, precision, "fp32",
-          "fp32; on CUDA also fp16 or bf16 (the network cast) or amp_fp16 or amp_bf16 (fp32 weights, autocast).");
+          "fp32; on CUDA also fp16 or bf16 (the network cast) or amp_fp16 or amp_bf16 (fp32 weights, autocast); "
+          "on CPU also amp_bf16 (opt-in, for CPUs with AVX512-BF16 or AMX; quality change in docs/performance.md).");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads (0 = all cores).");
+ABSL_FLAG(bool, flush_denormals, true,
+          "CPU: compute with subnormal floats flushed to zero (x86 FTZ/DAZ), as TensorFlow's CPU runtime does. "
+          "A trained checkpoint's near-zero weights make them; each costs a microcode assist (the bundled demo "
+          "model ran 1.3x slower without). Outputs change only below FLT_MIN.");
 ABSL_FLAG(std::string, host, "0.0.0.0",
           "Address gRPC listens on: every interface by default (remote clients, pods); 127.0.0.1 keeps it local.");
 ABSL_FLAG(int, port, 50051, "gRPC port, 0..65535 (0 = pick a free one and print it). A port in use is an error.");
@@ -96,6 +101,7 @@ api::EngineOptions EngineOptionsFromFlags() {
   o.device = absl::GetFlag(FLAGS_device);
   o.precision = absl::GetFlag(FLAGS_precision);
   o.threads = absl::GetFlag(FLAGS_threads);
+  o.flush_denormals = absl::GetFlag(FLAGS_flush_denormals);
   return o;
 }
 
@@ -108,6 +114,7 @@ std::optional<api::GroundingOptions> GroundingOptionsFromFlags() {
   o.device = absl::GetFlag(FLAGS_device);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.text_cache_entries = size_t(std::max(0, absl::GetFlag(FLAGS_text_cache_entries)));
+  o.flush_denormals = absl::GetFlag(FLAGS_flush_denormals);
   // Batched like fusion: concurrent text prompts share one GroundingDINO call.
   o.max_batch = size_t(std::max(1, absl::GetFlag(FLAGS_max_batch_size)));
   o.batch_window_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);

@@ -57,8 +57,8 @@ std::vector<uint8_t> ToBytes(const torch::Tensor& x01) {  // [1,C,H,W] -> HWC ui
 
 class TorchFusionEngine : public FusionEngine {
  public:
-  TorchFusionEngine(CtrlFuseNet net, model::Placement placement, ModelInfo info)
-      : net_(std::move(net)), placement_(placement), info_(std::move(info)) {}
+  TorchFusionEngine(CtrlFuseNet net, model::Placement placement, ModelInfo info, bool flush_denormals)
+      : net_(std::move(net)), placement_(placement), info_(std::move(info)), flush_denormals_(flush_denormals) {}
 
   absl::StatusOr<std::vector<std::shared_ptr<const EncodedPair>>> Encode(
       const std::vector<EncodeInput>& batch) override {
@@ -78,6 +78,7 @@ class TorchFusionEngine : public FusionEngine {
     }
     try {
       torch::InferenceMode guard;
+      model::FlushDenormalsGuard flush(flush_denormals_);
       model::AutocastGuard amp(placement_);
       std::vector<torch::Tensor> irs, viss, colours;
       for (size_t i = 0; i < ir.size(); ++i) {
@@ -134,6 +135,7 @@ class TorchFusionEngine : public FusionEngine {
     }
     try {
       torch::InferenceMode guard;
+      model::FlushDenormalsGuard flush(flush_denormals_);
       model::AutocastGuard amp(placement_);
       std::vector<torch::Tensor> masks;
       masks.reserve(batch.size());
@@ -197,6 +199,7 @@ class TorchFusionEngine : public FusionEngine {
     if (prompt.boxes.empty() && prompt.points.empty()) return absl::InvalidArgumentError("prompt: no boxes or points");
     try {
       torch::InferenceMode guard;
+      model::FlushDenormalsGuard flush(flush_denormals_);
       model::AutocastGuard amp(placement_);
       auto img = ToTensor(vis, false);
       // Stays on the host: SAM resizes it there and uploads only the result.
@@ -241,6 +244,7 @@ class TorchFusionEngine : public FusionEngine {
   CtrlFuseNet net_;
   model::Placement placement_;
   ModelInfo info_;
+  const bool flush_denormals_;
 };
 
 }  // namespace
@@ -288,7 +292,8 @@ absl::StatusOr<std::unique_ptr<FusionEngine>> FusionEngine::Create(const EngineO
     info.sam_input = config.sam.img_size;
     info.num_queries = config.num_queries;
     info.feature_dim = config.feature_dim;
-    return std::unique_ptr<FusionEngine>(new TorchFusionEngine(std::move(net), placement, std::move(info)));
+    return std::unique_ptr<FusionEngine>(
+        new TorchFusionEngine(std::move(net), placement, std::move(info), options.flush_denormals));
   } catch (const std::exception& e) {
     return absl::FailedPreconditionError(absl::StrCat("loading model: ", e.what()));
   }

@@ -39,6 +39,9 @@ struct EngineOptions {
   std::string device = "cpu";      // cpu, cuda, cuda:N
   std::string precision = "fp32";  // fp32; CUDA only: fp16, bf16 (cast), amp_fp16, amp_bf16 (autocast)
   int threads = 0;                 // LibTorch intra-op threads, 0 = all cores
+  // CPU: subnormal floats flushed to zero during the engine's calls
+  // (model::FlushDenormalsGuard); changes no output, saves their cost.
+  bool flush_denormals = true;
 };
 
 struct PreprocessOptions {

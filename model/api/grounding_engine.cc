@@ -49,6 +49,7 @@ class TorchGroundingEngine : public GroundingEngine {
         max_batch_(std::max<size_t>(1, options.max_batch)),
         window_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double, std::milli>(std::max(0.0, options.batch_window_ms)))),
+        flush_denormals_(options.flush_denormals),
         info_(std::move(info)) {}
 
   absl::Status ValidateCaption(const std::string& caption) const override {
@@ -131,6 +132,7 @@ class TorchGroundingEngine : public GroundingEngine {
     }
     try {
       torch::InferenceMode guard;
+      model::FlushDenormalsGuard flush(flush_denormals_);
       std::vector<GroundingResult> results(images.size());
       std::vector<g::TextState> texts;
       std::vector<torch::Tensor> inputs;
@@ -238,6 +240,7 @@ class TorchGroundingEngine : public GroundingEngine {
   const torch::Device device_;
   const size_t cache_entries_, max_batch_;
   const std::chrono::steady_clock::duration window_;
+  const bool flush_denormals_;
   const GroundingInfo info_;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -34,6 +34,7 @@ struct GroundingOptions {
   // the first caller waits up to batch_window_ms for others. 1: no batching.
   size_t max_batch = 4;
   double batch_window_ms = 5;
+  bool flush_denormals = true;  // as EngineOptions::flush_denormals
 };
 
 struct GroundingQuery {

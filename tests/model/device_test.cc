@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <limits>
+
 #include "model/device.h"
 #include "tests/model/test_util.h"
 
@@ -17,7 +19,11 @@ TEST(DeviceTest, ParsesAndRefusesWithReasons) {
   EXPECT_NE(ParsePlacement("cpu", "fp16", &p).find("needs a CUDA device"), std::string::npos);
   EXPECT_NE(ParsePlacement("tpu", "fp32", &p).find("unknown device 'tpu'"), std::string::npos);
   EXPECT_NE(ParsePlacement("cpu", "fp8", &p).find("unknown precision 'fp8'"), std::string::npos);
-  EXPECT_NE(ParsePlacement("cpu", "amp_bf16", &p).find("needs a CUDA device"), std::string::npos);
+  EXPECT_NE(ParsePlacement("cpu", "amp_fp16", &p).find("needs a CUDA device (on CPU: amp_bf16)"), std::string::npos);
+  EXPECT_NE(ParsePlacement("cpu", "bf16", &p).find("needs a CUDA device"), std::string::npos);
+  EXPECT_EQ(ParsePlacement("cpu", "amp_bf16", &p), "");  // the CPU's opt-in
+  EXPECT_EQ(p.autocast_dtype, torch::kBFloat16);
+  EXPECT_EQ(p.dtype, torch::kFloat32);
   if (!CudaAvailable()) {
     EXPECT_NE(ParsePlacement("cuda", "fp32", &p).find("no CUDA device"), std::string::npos);
   }
@@ -85,6 +91,32 @@ TEST(DeviceTest, PinnedUploadToCudaEqualsThePlainCopy) {
   }
 }
 
+// amp_bf16 on the CPU (opt-in): the products in bfloat16 inside the guard
+// only, and the network's outputs within bfloat16's rounding of fp32
+// (8 mantissa bits; the measured quality change on the demo scenes is in
+// docs/performance.md).
+TEST(DeviceTest, CpuAutocastRunsInBfloat16OnlyInsideTheGuard) {
+  Placement p;
+  ASSERT_EQ(ParsePlacement("cpu", "amp_bf16", &p), "");
+  auto a = torch::rand({64, 64}), b = torch::rand({64, 64});
+  {
+    AutocastGuard amp(p);
+    EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(torch::relu(a).scalar_type(), torch::kFloat32);  // pointwise work stays fp32
+  }
+  EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kFloat32);
+  auto net = testing::MakeTiny();
+  auto [vis, ir] = testing::SyntheticPair(1, 64, 96);
+  auto mask = testing::BoxMask(1, 64, 96, 10, 40, 10, 60);
+  torch::InferenceMode guard;
+  auto fp32 = net->forward(vis, ir, mask);
+  AutocastGuard amp(p);
+  auto bf16 = net->forward(vis, ir, mask);
+  const double diff = (bf16.fused.to(torch::kFloat32) - fp32.fused).abs().max().item<double>();
+  EXPECT_LT(diff, 5e-2);
+  EXPECT_GT(diff, 0.0);  // it did run in bfloat16
+}
+
 TEST(DeviceTest, AutocastRunsInHalfPrecisionOnlyInsideTheGuard) {
   if (!CudaAvailable()) GTEST_SKIP() << "no CUDA device";
   Placement p;
@@ -137,6 +169,34 @@ TEST(DeviceTest, CudaMatchesCpuInEveryPrecision) {
       EXPECT_LT(diff(out.fused, cpu.fused), tol) << precision;
     }
   }
+}
+
+// A subnormal result (1e-30 * 1e-10 = 1e-40 < FLT_MIN) is zero inside the
+// guard, on the calling thread and on every intra-op pool thread (a tensor
+// large enough that LibTorch splits the multiply over the pool), and an
+// input already subnormal is read as zero; after the guard the calling
+// thread computes subnormals again.
+TEST(DeviceTest, FlushDenormalsGuardZeroesSubnormalsOnEveryIntraOpThread) {
+  ConfigureThreads(2);
+  const auto x = torch::full({1 << 20}, 1e-30f);
+  auto subnormals = [](const torch::Tensor& t) {
+    return ((t != 0) & (t.abs() < std::numeric_limits<float>::min())).sum().item<int64_t>();
+  };
+  ASSERT_EQ(subnormals(x * 1e-10f), 1 << 20);  // without the guard: all subnormal
+  const auto stored = torch::full({1 << 20}, 1e-40f);
+  ASSERT_EQ(subnormals(stored), 1 << 20);
+  {
+    FlushDenormalsGuard flush;
+    EXPECT_EQ(subnormals(x * 1e-10f), 0);
+    EXPECT_EQ((x * 1e-10f).count_nonzero().item<int64_t>(), 0);
+    EXPECT_EQ((stored * 1e30f).count_nonzero().item<int64_t>(), 0);  // DAZ: a subnormal input reads as 0
+  }
+  volatile float tiny = 1e-30f, scale = 1e-10f;
+  EXPECT_GT(tiny * scale, 0.0f);  // the calling thread's mode is restored
+  FlushDenormalsGuard off(/*enabled=*/false);
+  volatile float again = tiny * scale;
+  EXPECT_GT(again, 0.0f);
+  ConfigureThreads(0);
 }
 
 }  // namespace

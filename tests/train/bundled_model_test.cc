@@ -73,5 +73,39 @@ TEST(BundledModelTest, ThePromptedClassIsSegmentedAndStandsOut) {
   EXPECT_EQ(scenes, 3);
 }
 
+// The demo model's weights hold subnormal floats (its training decayed
+// unused attention weights below FLT_MIN), which is why the engine flushes
+// them (model::FlushDenormalsGuard; the speed is bench/engine_bench's):
+// with and without flushing, every output is the same, byte for byte.
+TEST(BundledModelTest, FlushingDenormalsChangesNoOutput) {
+  const auto scene = image::GenerateScene(image::SceneOptionsFor(1000, 0, 320, 240, 8));
+  const auto ir = image::ToImageData(scene.infrared), vis = image::ToImageData(scene.visible);
+  const cv::Mat& m = scene.targets.at(0).mask;
+  auto run = [&](bool flush) {
+    api::EngineOptions eo;
+    eo.checkpoint = CTRLFUSE_BUNDLED_MODEL;
+    eo.flush_denormals = flush;
+    auto engine = api::FusionEngine::Create(eo);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    if (!engine.ok()) return api::FusedImage{};
+    auto enc = (*engine)->Encode({{&ir, &vis, {}}});
+    EXPECT_TRUE(enc.ok()) << enc.status();
+    if (!enc.ok()) return api::FusedImage{};
+    auto out = (*engine)->Decode(
+        {{(*enc)[0],
+          std::vector<uint8_t>(m.data, m.data + m.total()),
+          {api::Output::kFused, api::Output::kMaskVisible, api::Output::kMaskInfrared, api::Output::kReference}}});
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? (*out)[0] : api::FusedImage{};
+  };
+  const api::FusedImage flushed = run(true), exact = run(false);
+  ASSERT_EQ(flushed.fused.size(), size_t(320 * 240));
+  EXPECT_EQ(flushed.fused, exact.fused);
+  EXPECT_EQ(flushed.mask_vis, exact.mask_vis);
+  EXPECT_EQ(flushed.mask_ir, exact.mask_ir);
+  EXPECT_EQ(flushed.i_ref, exact.i_ref);
+  EXPECT_FALSE(flushed.mask_ir.empty());
+}
+
 }  // namespace
 }  // namespace ctrlfuse
