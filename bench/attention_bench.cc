@@ -4,8 +4,10 @@
 // the bias as its additive mask (the form model/sam/image_encoder.cc uses),
 // on ViT-B's shapes, and both again over query chunks of 1-8 grid rows
 // (the bias made one chunk at a time, as image_encoder.cc does for global
-// blocks). Prints the time of each and their max |difference|.
-// usage: attention_bench [REPEATS]
+// blocks), and per head in cache-sized tiles with the bias added in place
+// (tried for the global blocks and not kept: docs/performance.md).
+// Prints the time of each and their max |difference| from unchunked SDPA.
+// usage: attention_bench [REPEATS] [THREADS=2]
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -35,7 +37,7 @@ double Time(F f, int repeats) {
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 3;
-  at::set_num_threads(2);
+  at::set_num_threads(argc > 2 ? std::atoi(argv[2]) : 2);
   torch::InferenceMode guard;
   torch::manual_seed(0);
   std::printf("| block | shape [B*heads, tokens, dim] | explicit s | SDPA s | SDPA / explicit | max abs diff |\n");
@@ -91,6 +93,34 @@ int main(int argc, char** argv) {
       const double tcs = Time([&] { chunked(true); }, repeats), tce = Time([&] { chunked(false); }, repeats);
       std::printf("| %s, chunks of %ld rows: SDPA / explicit | | %.3f | %.3f | | %.2e / %.2e |\n", c.name, long(rows),
                   tce, tcs, (out_e - b).abs().max().item<double>(), (out_s - b).abs().max().item<double>());
+    }
+    // One head and `rows` grid rows of queries at a time, the bias added in
+    // place to a logits tile that stays in cache (the bias never exists
+    // whole), softmax in place, the tile times v into the output.
+    for (int64_t rows : {1, 2, 4}) {
+      if (rows > c.side) continue;
+      torch::Tensor out_t = torch::empty_like(q), tile = torch::empty({rows * c.side, n});
+      auto tiled = [&] {
+        auto qs = q * scale;
+        for (int64_t h = 0; h < c.bh; ++h) {
+          auto kt = k[h].t(), vh = v[h], qh = qs[h], oh = out_t[h];
+          for (int64_t y0 = 0; y0 < c.side; y0 += rows) {
+            const int64_t y1 = std::min(c.side, y0 + rows), qn = (y1 - y0) * c.side;
+            auto s = tile.narrow(0, 0, qn);
+            at::mm_out(s, qh.narrow(0, y0 * c.side, qn), kt);
+            auto s5 = s.view({y1 - y0, c.side, c.side, c.side});
+            s5.add_(rel_h[h].slice(0, y0, y1).unsqueeze(-1));
+            s5.add_(rel_w[h].slice(0, y0, y1).unsqueeze(-2));
+            at::_softmax_out(s, s, -1, false);
+            auto dst = oh.narrow(0, y0 * c.side, qn);
+            at::mm_out(dst, s, vh);
+          }
+        }
+      };
+      tiled();
+      const double tt = Time(tiled, repeats);
+      std::printf("| %s, per head, tiles of %ld rows | | | %.3f | | %.2e |\n", c.name, long(rows), tt,
+                  (out_t - b).abs().max().item<double>());
     }
   }
   return 0;
