@@ -18,11 +18,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench/timing.h"
+
 namespace {
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ctrlfuse::bench::Median;
 template <typename F>
 double Time(F f, int repeats) {
   std::vector<double> t;

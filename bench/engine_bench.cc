@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "image/codec.h"
 #include "image/image_data.h"
 #include "model/api/fusion_engine.h"
@@ -23,11 +24,8 @@
 using namespace ctrlfuse;
 
 namespace {
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ctrlfuse::bench::Median;
+using ctrlfuse::bench::Now;
 absl::StatusOr<cv::Mat> Load(const std::string& path) {
   auto bytes = image::ReadFile(path);
   if (!bytes.ok()) return bytes.status();

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/checkpoint/torch_pickle.h"
 #include "model/ctrlfuse_net.h"
@@ -27,10 +28,7 @@ namespace {
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ctrlfuse::bench::Median;
 }  // namespace
 
 int main(int argc, char** argv) {

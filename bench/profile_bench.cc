@@ -17,6 +17,7 @@
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 
+#include "bench/timing.h"
 #include "model/ctrlfuse_net.h"
 #include "model/device.h"
 #include "model/psfm.h"
@@ -27,10 +28,7 @@ namespace {
 using namespace ctrlfuse::model;
 using Clock = std::chrono::steady_clock;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ctrlfuse::bench::Median;
 long MinorFaults() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "image/image_data.h"
 #include "image/scenes.h"
 #include "model/api/fusion_engine.h"
@@ -21,11 +22,8 @@
 using namespace ctrlfuse;
 
 namespace {
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ctrlfuse::bench::Median;
+using ctrlfuse::bench::Now;
 }  // namespace
 
 int main(int argc, char** argv) {
