@@ -16,7 +16,9 @@ namespace {
 // calls under -ffast-math): b = SSE, 2 lanes, on every x86-64; d = AVX2,
 // 4 lanes. Both dispatch inside glibc to the best implementation the CPU
 // has. Called directly so the rest of this file keeps strict IEEE
-// semantics (no -ffast-math).
+// semantics (no -ffast-math). The names are reserved identifiers because
+// they are the implementation's own (the ABI's), hence the NOLINTs.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 extern "C" {
 __m128d _ZGVbN2v_atan(__m128d);
 __m128d _ZGVbN2v_exp(__m128d);
@@ -29,6 +31,7 @@ __m256d _ZGVdN4v_atan(__m256d);
 __m256d _ZGVdN4v_exp(__m256d);
 __m256d _ZGVdN4v_log10(__m256d);
 }
+// NOLINTEND(bugprone-reserved-identifier)
 using Avx = __m256d (*)(__m256d);
 
 // A tail shorter than the vector goes through the same function (padded),
