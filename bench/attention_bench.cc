@@ -5,9 +5,10 @@
 // on ViT-B's shapes, and both again over query chunks of 1-8 grid rows
 // (the bias made one chunk at a time, as image_encoder.cc does for global
 // blocks), and per head in cache-sized tiles with the bias added in place
-// (tried for the global blocks and not kept: docs/performance.md).
+// (tried for the global blocks and not kept: docs/performance.md), and
+// model/sam/rel_pos_attention.cc's fused kernel, the network's CPU path.
 // Prints the time of each and their max |difference| from unchunked SDPA.
-// usage: attention_bench [REPEATS] [THREADS=2]
+// usage: attention_bench [REPEATS] [THREADS=2] [fused: that form only]
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -16,9 +17,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "bench/timing.h"
+#include "model/sam/rel_pos_attention.h"
 
 namespace {
 using ctrlfuse::bench::Median;
@@ -37,6 +40,7 @@ double Time(F f, int repeats) {
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 3;
   at::set_num_threads(argc > 2 ? std::atoi(argv[2]) : 2);
+  const bool fused_only = argc > 3 && std::string(argv[3]) == "fused";
   torch::InferenceMode guard;
   torch::manual_seed(0);
   std::printf("| block | shape [B*heads, tokens, dim] | explicit s | SDPA s | SDPA / explicit | max abs diff |\n");
@@ -63,8 +67,16 @@ int main(int argc, char** argv) {
       auto bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({c.bh, n, n});
       b = at::scaled_dot_product_attention(q, k, v, bias);
     };
-    explicit_form();  // warm
-    sdpa_form();
+    sdpa_form();  // warm, and the reference
+    if (fused_only) {
+      torch::Tensor f;
+      auto fused = [&] { f = ctrlfuse::model::sam::FusedRelPosAttention(q, k, v, rel_h, rel_w, scale); };
+      fused();
+      std::printf("| %s, fused (rel_pos_attention) | | | %.3f | | %.2e |\n", c.name, Time(fused, repeats),
+                  (f - b).abs().max().item<double>());
+      continue;
+    }
+    explicit_form();
     const double te = Time(explicit_form, repeats), ts = Time(sdpa_form, repeats);
     std::printf("| %s | [%ld, %ld, %ld] | %.3f | %.3f | %.2f | %.2e |\n", c.name, long(c.bh), long(n), long(c.hd), te,
                 ts, ts / te, (a - b).abs().max().item<double>());
@@ -121,6 +133,14 @@ int main(int argc, char** argv) {
       std::printf("| %s, per head, tiles of %ld rows | | | %.3f | | %.2e |\n", c.name, long(rows), tt,
                   (out_t - b).abs().max().item<double>());
     }
+    // The network's CPU path (model/sam/rel_pos_attention.cc): per head and
+    // cache-sized tile, bias, softmax and both products fused.
+    torch::Tensor f;
+    auto fused = [&] { f = ctrlfuse::model::sam::FusedRelPosAttention(q, k, v, rel_h, rel_w, scale); };
+    fused();
+    const double tf = Time(fused, repeats);
+    std::printf("| %s, fused (rel_pos_attention) | | | %.3f | | %.2e |\n", c.name, tf,
+                (f - b).abs().max().item<double>());
   }
   return 0;
 }

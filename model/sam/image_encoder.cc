@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "model/sam/rel_pos_attention.h"
+
 namespace ctrlfuse::model::sam {
 namespace F = torch::nn::functional;
 
@@ -36,6 +38,30 @@ torch::Tensor GetRelPos(int64_t q_size, int64_t k_size, const torch::Tensor& rel
     return torch::matmul(onehot, table);                                 // [q,k,C]
   }
   return table.index({idx});  // [q,k,C]
+}
+
+// SDPA with the decomposed bias as its additive mask, queries in chunks of
+// whole grid rows, kQueriesPerChunk at most: the bias [BH, rows*w, h*w] then
+// exists one chunk at a time (a global block's whole bias is 805 MB per
+// ViT-B image, 3.2 GB for a batch of 4), at the same speed
+// (bench/attention_bench.cc). The chunking depends on the grid only, never
+// on the batch, so a batch computes what its images alone do. SDPA fuses
+// scaling, softmax and the value product, which measured faster than the
+// explicit matmul/softmax/matmul (docs/benchmarks.md).
+torch::Tensor SdpaRelPosAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                  const torch::Tensor& rel_h, const torch::Tensor& rel_w) {
+  const int64_t bh = q.size(0), h = rel_h.size(1), w = rel_h.size(2);
+  constexpr int64_t kQueriesPerChunk = 512;
+  const int64_t rows = std::max<int64_t>(1, kQueriesPerChunk / w);
+  auto attend = [&](int64_t y0, int64_t y1) {
+    const int64_t n = (y1 - y0) * w;
+    auto bias = (rel_h.slice(1, y0, y1).unsqueeze(-1) + rel_w.slice(1, y0, y1).unsqueeze(-2)).view({bh, n, h * w});
+    return at::scaled_dot_product_attention(q.slice(1, y0 * w, y1 * w), k, v, bias);
+  };
+  if (rows >= h) return attend(0, h);
+  std::vector<torch::Tensor> parts;
+  for (int64_t y0 = 0; y0 < h; y0 += rows) parts.push_back(attend(y0, std::min(h, y0 + rows)));
+  return torch::cat(parts, 1);
 }
 
 // Pads [B,H,W,C] to window multiples and splits into [B*nw,ws,ws,C].
@@ -72,39 +98,19 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   auto qkv = qkv_(x).reshape({b, h * w, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
   qkv = qkv.reshape({3, b * heads_, h * w, hd});
   auto q = qkv[0], k = qkv[1], v = qkv[2];
-  // Decomposed relative positions: a height term and a width term per query,
-  // added to the logits as SDPA's additive mask. SDPA
-  // then fuses scaling, softmax and the value product (no separate
-  // attention-probability tensor), which measured faster than the explicit
-  // matmul/softmax/matmul (docs/benchmarks.md).
+  // Decomposed relative positions: a height term and a width term per query.
   auto rh = GetRelPos(h, h, rel_pos_h_), rw = GetRelPos(w, w, rel_pos_w_);
   auto rq = q.reshape({b * heads_, h, w, hd});
   // einsum may return permuted strides, and the broadcast sum follows its
   // inputs' layout: make them contiguous (small) so the sum is and views.
   auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, rh}).contiguous();
   auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, rw}).contiguous();
-  // Queries in chunks of whole grid rows, kQueriesPerChunk at most: the
-  // bias [B*heads, rows*w, h*w] then exists one chunk at a time (a global
-  // block's whole bias is 805 MB per ViT-B image, 3.2 GB for a batch of 4),
-  // at the same speed (bench/attention_bench.cc). The chunking depends on
-  // the grid only, never on the batch, so a batch computes what its images
-  // alone do.
-  constexpr int64_t kQueriesPerChunk = 512;
-  const int64_t rows = std::max<int64_t>(1, kQueriesPerChunk / w);
-  auto attend = [&](int64_t y0, int64_t y1) {
-    const int64_t n = (y1 - y0) * w;
-    auto bias =
-        (rel_h.slice(1, y0, y1).unsqueeze(-1) + rel_w.slice(1, y0, y1).unsqueeze(-2)).view({b * heads_, n, h * w});
-    return at::scaled_dot_product_attention(q.slice(1, y0 * w, y1 * w), k, v, bias);
-  };
-  torch::Tensor out;
-  if (rows >= h) {
-    out = attend(0, h);
-  } else {
-    std::vector<torch::Tensor> parts;
-    for (int64_t y0 = 0; y0 < h; y0 += rows) parts.push_back(attend(y0, std::min(h, y0 + rows)));
-    out = torch::cat(parts, 1);
-  }
+  // On the CPU without autograd, bias, softmax and both products per
+  // cache-sized tile (rel_pos_attention.h; docs/performance.md, change 8);
+  // elsewhere (CUDA, training, bf16) SDPA with the bias as its mask.
+  torch::Tensor out = CanUseFusedRelPosAttention(q)
+                          ? FusedRelPosAttention(q, k, v, rel_h, rel_w, 1.0 / std::sqrt(double(hd)))
+                          : SdpaRelPosAttention(q, k, v, rel_h, rel_w);
   out = out.reshape({b, heads_, h, w, hd}).permute({0, 2, 3, 1, 4});
   return proj_(out.reshape({b, h, w, c}));
 }
