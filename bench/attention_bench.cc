@@ -68,12 +68,18 @@ int main(int argc, char** argv) {
       b = at::scaled_dot_product_attention(q, k, v, bias);
     };
     sdpa_form();  // warm, and the reference
-    if (fused_only) {
+    // The network's CPU path (model/sam/rel_pos_attention.cc): per head and
+    // cache-sized tile, bias, softmax and both products fused.
+    auto report_fused = [&] {
       torch::Tensor f;
       auto fused = [&] { f = ctrlfuse::model::sam::FusedRelPosAttention(q, k, v, rel_h, rel_w, scale); };
       fused();
-      std::printf("| %s, fused (rel_pos_attention) | | | %.3f | | %.2e |\n", c.name, Time(fused, repeats),
+      const double tf = Time(fused, repeats);
+      std::printf("| %s, fused (rel_pos_attention) | | | %.3f | | %.2e |\n", c.name, tf,
                   (f - b).abs().max().item<double>());
+    };
+    if (fused_only) {
+      report_fused();
       continue;
     }
     explicit_form();
@@ -133,14 +139,7 @@ int main(int argc, char** argv) {
       std::printf("| %s, per head, tiles of %ld rows | | | %.3f | | %.2e |\n", c.name, long(rows), tt,
                   (out_t - b).abs().max().item<double>());
     }
-    // The network's CPU path (model/sam/rel_pos_attention.cc): per head and
-    // cache-sized tile, bias, softmax and both products fused.
-    torch::Tensor f;
-    auto fused = [&] { f = ctrlfuse::model::sam::FusedRelPosAttention(q, k, v, rel_h, rel_w, scale); };
-    fused();
-    const double tf = Time(fused, repeats);
-    std::printf("| %s, fused (rel_pos_attention) | | | %.3f | | %.2e |\n", c.name, tf,
-                (f - b).abs().max().item<double>());
+    report_fused();
   }
   return 0;
 }
