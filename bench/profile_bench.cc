@@ -153,8 +153,7 @@ int main(int argc, char** argv) {
                                                                 .size(std::vector<int64_t>{s.img_size, s.img_size})
                                                                 .mode(torch::kBilinear)
                                                                 .align_corners(true));
-    auto& patch = *Child<torch::nn::Conv2dImpl>(enc, "patch_embed.proj");
-    x = patch.forward(in).permute({0, 2, 3, 1}) + enc.named_parameters()["pos_embed"];
+    x = enc.EmbedPatches(in);
   }));
   const double windows = std::ceil(g / s.window), padded = double(b) * windows * windows * s.window * s.window;
   Row win{"SAM windowed blocks (" + std::to_string(s.depth - s.global_attn_indexes.size()) + ")"};

@@ -41,6 +41,11 @@ class ImageEncoderImpl : public torch::nn::Module {
   explicit ImageEncoderImpl(const SamConfig& config);
   // [B,3,S,S] (S = img_size) -> [B,out_chans,grid,grid].
   torch::Tensor forward(const torch::Tensor& x);
+  // forward's first step: patch embedding plus absolute positions, [B,3,S,S]
+  // -> [B,grid,grid,embed_dim], contiguous in that order (the blocks' adds
+  // and LayerNorms follow it; docs/performance.md, change 9). Public for
+  // bench/profile_bench, which times the blocks one by one.
+  torch::Tensor EmbedPatches(const torch::Tensor& x);
 
  private:
   torch::Tensor pos_embed_;
